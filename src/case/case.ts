@@ -1,0 +1,201 @@
+// The case format (cases.md): validation against the JSON Schema, then the semantic
+// checks the schema cannot express, giving either a typed Case or an error that names
+// the field and the problem.
+
+import { Ajv, type ErrorObject } from "ajv";
+import { CASE_SCHEMA } from "./schema.js";
+import { hexNumber, parseBytes, parseHex64, parseHexNumber, type Hex64 } from "./hex.js";
+import { GPR_NAMES } from "../cpu/state.js";
+import { RFLAGS_DEFINED, TF, VM } from "../cpu/flags.js";
+import type { Vendor } from "../cpu/cpuid.js";
+
+export type Mode = "real16" | "prot32" | "compat32" | "long64";
+export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
+
+export interface Case {
+  id: string | number | null;
+  mode: Mode;
+  base: number;
+  code: Uint8Array;
+  entry: number;
+  memory: { addr: number; bytes: Uint8Array }[];
+  /** GPR values by number (0 = rax ... 15 = r15); unset GPRs are 0. */
+  gprs: Hex64[];
+  rflags: number;
+  sregs: Partial<Record<(typeof SEGMENT_FIELDS)[number], number>>;
+  exceptions: "stop" | "deliver";
+  cpu: { fred: boolean; vendor: Vendor };
+  maxSteps: number;
+  dump: { addr: number; len: number }[];
+  ram: number;
+}
+
+export const DEFAULT_RAM = 256 * 1024 * 1024;
+export const DEFAULT_MAX_STEPS = 100000;
+/** The emulator's own tables live in the top 1 MiB of guest RAM (cases.md). */
+export const RESERVED_TOP = 1024 * 1024;
+
+export class CaseError extends Error {
+  constructor(
+    /** Where in the case: a dotted field path ("regs.rax", "memory[2].addr"), or "" for the whole case. */
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(field === "" ? problem : `${field}: ${problem}`);
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
+const validate = ajv.compile(CASE_SCHEMA);
+
+/** "/memory/2/addr" -> "memory[2].addr" */
+function fieldPath(pointer: string): string {
+  let out = "";
+  for (const part of pointer.split("/").slice(1)) {
+    const p = part.replace(/~1/g, "/").replace(/~0/g, "~");
+    out += /^\d+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;
+  }
+  return out;
+}
+
+function describe(e: ErrorObject): CaseError {
+  const at = fieldPath(e.instancePath);
+  const join = (f: string) => (at === "" ? f : `${at}.${f}`);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "additionalProperties":
+      return new CaseError(join(String(p["additionalProperty"])), "unknown field");
+    case "required":
+      return new CaseError(join(String(p["missingProperty"])), "is required");
+    case "pattern":
+      return new CaseError(
+        at,
+        String(p["pattern"]).startsWith("^0x") ? "must be a 0x-prefixed hex number of at most 64 bits" : "must be a string of hex bytes",
+      );
+    case "enum":
+      return new CaseError(at, `must be one of ${(p["allowedValues"] as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`);
+    case "oneOf":
+      return new CaseError(at, "must have either `code` and `base` (a guest program) or `domctl` (a toolstack sequence), not both");
+    default:
+      return new CaseError(at, e.message ?? e.keyword);
+  }
+}
+
+/** Validate and convert one case object. Throws CaseError. */
+export function parseCase(input: unknown): Case {
+  if (!validate(input)) throw describe(validate.errors![0]!);
+  const c = input as Record<string, unknown> & {
+    mode: Mode;
+    base?: string;
+    code?: string;
+    entry?: string;
+    memory?: { addr: string; hex: string }[];
+    regs?: Record<string, string>;
+    sregs?: Record<string, string>;
+    exceptions?: "stop" | "deliver";
+    cpu?: { fred?: boolean; vendor?: Vendor };
+    hv?: { model: string };
+    domctl?: unknown;
+    maxSteps?: number;
+    dump?: { addr: string; len: number }[];
+    ram?: number;
+  };
+  const id = (c["id"] as string | number | undefined) ?? null;
+
+  // Capabilities that later parts of the emulator bring (issues "x86-64 core, part 2",
+  // "Xen HVM guest ABI model", "Domain construction"): refused, never half-run.
+  if (c.domctl !== undefined) throw new CaseError("domctl", "toolstack sequences are not implemented yet");
+  if (c.hv !== undefined) throw new CaseError("hv.model", `'${c.hv.model}' is not implemented yet`);
+  if (c.mode !== "long64") throw new CaseError("mode", `'${c.mode}' is not implemented yet (only long64)`);
+  if (c.exceptions === "deliver") throw new CaseError("exceptions", "'deliver' is not implemented yet (only stop)");
+  if (c.cpu?.fred === true) throw new CaseError("cpu.fred", "FRED is not implemented yet");
+
+  const ram = c.ram ?? DEFAULT_RAM;
+  const caseTop = ram - RESERVED_TOP;
+  const hexNum = (field: string, s: string): number => {
+    try {
+      return parseHexNumber(s);
+    } catch (e) {
+      throw new CaseError(field, (e as Error).message);
+    }
+  };
+  const base = hexNum("base", c.base!);
+  const code = parseBytes(c.code!);
+  if (base + code.length > caseTop) {
+    throw new CaseError("base", `code [${hexAddr(base)}, ${hexAddr(base + code.length)}) does not fit below ${hexAddr(caseTop)} (RAM minus the top 1 MiB)`);
+  }
+  const entry = c.entry === undefined ? base : canonicalEntry(c.entry);
+
+  const memory = (c.memory ?? []).map((m, k) => {
+    const addr = hexNum(`memory[${k}].addr`, m.addr);
+    const bytes = parseBytes(m.hex);
+    if (addr + bytes.length > ram) {
+      throw new CaseError(`memory[${k}]`, `[${hexAddr(addr)}, ${hexAddr(addr + bytes.length)}) is beyond guest RAM (${hexAddr(ram)})`);
+    }
+    return { addr, bytes };
+  });
+
+  const gprs: Hex64[] = GPR_NAMES.map(() => ({ lo: 0, hi: 0 }));
+  let rflags = 0x2;
+  for (const [name, value] of Object.entries(c.regs ?? {})) {
+    const v = parseHex64(value);
+    if (name === "rflags") {
+      if (v.hi !== 0 || (v.lo & ~RFLAGS_DEFINED & ~2) !== 0) {
+        throw new CaseError("regs.rflags", "sets reserved bits");
+      }
+      if ((v.lo & VM) !== 0) throw new CaseError("regs.rflags", "VM cannot be set in long64 mode");
+      if ((v.lo & TF) !== 0) throw new CaseError("regs.rflags", "TF (single-step) is not implemented yet");
+      rflags = v.lo | 2;
+    } else {
+      gprs[GPR_NAMES.indexOf(name as (typeof GPR_NAMES)[number])] = v;
+    }
+  }
+
+  const sregs: Case["sregs"] = {};
+  for (const [name, value] of Object.entries(c.sregs ?? {})) {
+    const v = hexNum(`sregs.${name}`, value);
+    if (v > 0xffff) throw new CaseError(`sregs.${name}`, "a selector is 16 bits");
+    sregs[name as (typeof SEGMENT_FIELDS)[number]] = v;
+  }
+
+  const dump = (c.dump ?? []).map((d, k) => {
+    const addr = hexNum(`dump[${k}].addr`, d.addr);
+    if (addr + d.len > ram) throw new CaseError(`dump[${k}]`, `[${hexAddr(addr)}, ${hexAddr(addr + d.len)}) is beyond guest RAM (${hexAddr(ram)})`);
+    return { addr, len: d.len };
+  });
+
+  return {
+    id,
+    mode: c.mode,
+    base,
+    code,
+    entry,
+    memory,
+    gprs,
+    rflags,
+    sregs,
+    exceptions: c.exceptions ?? "stop",
+    cpu: { fred: c.cpu?.fred ?? false, vendor: c.cpu?.vendor ?? "intel" },
+    maxSteps: c.maxSteps ?? DEFAULT_MAX_STEPS,
+    dump,
+    ram,
+  };
+
+  function canonicalEntry(s: string): number {
+    const v = parseHex64(s);
+    // A 64-bit entry point: canonical addresses only (sign-extended from bit 47).
+    if (((v.hi << 16) >> 16) !== v.hi) throw new CaseError("entry", "is not a canonical address");
+    return v.hi * 4294967296 + (v.lo >>> 0);
+  }
+}
+
+const hexAddr = hexNumber;
+
+/** The id of a case-like value, for error lines about input that did not parse. */
+export function idOf(input: unknown): string | number | null {
+  if (typeof input === "object" && input !== null && !Array.isArray(input)) {
+    const id = (input as Record<string, unknown>)["id"];
+    if (typeof id === "string" || typeof id === "number") return id;
+  }
+  return null;
+}

@@ -1,0 +1,96 @@
+// Running one case: boot (or restore a booted machine), load the case, run, project.
+
+import type { Exit } from "../cpu/cpu.js";
+import { ATTR_P } from "../cpu/state.js";
+import { CaseError, SEGMENT_FIELDS, type Case } from "./case.js";
+import { Machine, type MachineSnapshot } from "./machine.js";
+import { project, type CaseResult } from "./result.js";
+
+const SEG_INDEX = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
+
+/**
+ * Runs cases on booted machines kept per (RAM size, CPU model, mode): each case starts
+ * from a copy-on-write snapshot of the freshly booted machine, never from a re-boot.
+ */
+export class CaseRunner {
+  private readonly booted = new Map<string, { m: Machine; s: MachineSnapshot }>();
+
+  run(c: Case): CaseResult {
+    const key = `${c.ram}/${c.cpu.vendor}/${c.cpu.fred}/${c.mode}`;
+    let b = this.booted.get(key);
+    if (b === undefined) {
+      const m = new Machine(c.ram, c.cpu);
+      m.boot(c.mode);
+      b = { m, s: m.snapshot() };
+      this.booted.set(key, b);
+    } else {
+      b.m.restore(b.s);
+    }
+    const m = b.m;
+    let exit: Exit;
+    try {
+      load(m, c);
+      exit = m.cpu.run();
+    } catch (e) {
+      if (e instanceof CaseError) throw e;
+      exit = { kind: "crash", message: e instanceof Error ? e.message : String(e) };
+    }
+    return project(c.id, m.cpu, m.mem, exit, c.dump);
+  }
+}
+
+/** Put the case's code, memory and registers into a booted machine. */
+function load(m: Machine, c: Case): void {
+  const cpu = m.cpu;
+  m.mem.writeBytes(c.base, c.code);
+  for (const blk of c.memory) m.mem.writeBytes(blk.addr, blk.bytes);
+  for (let r = 0; r < 16; r++) {
+    cpu.lo[r] = c.gprs[r]!.lo;
+    cpu.hi[r] = c.gprs[r]!.hi;
+  }
+  cpu.setRflags(c.rflags);
+  for (const name of SEGMENT_FIELDS) {
+    const sel = c.sregs[name];
+    if (sel === undefined) continue;
+    loadCaseSelector(m, name, sel);
+  }
+  cpu.refreshMode();
+  cpu.rip = c.entry;
+  cpu.stopRip = c.base + c.code.length;
+  cpu.steps = 0;
+  cpu.stepLimit = c.maxSteps;
+}
+
+/**
+ * A selector from the case's `sregs`, loaded from the built-in GDT. Only selectors that
+ * keep the starting mode are accepted: CS must stay the mode's code segment, SS a
+ * writable data segment of DPL 0, the others a data or readable code segment or null.
+ */
+function loadCaseSelector(m: Machine, name: (typeof SEGMENT_FIELDS)[number], sel: number): void {
+  const field = `sregs.${name}`;
+  if ((sel & 3) !== 0) throw new CaseError(field, "the case starts at CPL 0: RPL must be 0");
+  const seg = SEG_INDEX[name];
+  if (name === "cs") {
+    if (sel !== m.cpu.segSel[1]) throw new CaseError(field, `must be the starting mode's code selector 0x${m.cpu.segSel[1]!.toString(16)}`);
+    return;
+  }
+  if (sel === 0) {
+    if (name === "ss") throw new CaseError(field, "SS cannot be null at the start of a case");
+    m.cpu.segSel[seg] = 0;
+    m.cpu.segAttr[seg] = 0;
+    return;
+  }
+  const d = m.gdtDescriptor(sel);
+  if (d === null || (d.attr & ATTR_P) === 0) throw new CaseError(field, `selector 0x${sel.toString(16)} names no present descriptor in the built-in GDT`);
+  const isCode = (d.attr & 8) !== 0;
+  const writable = !isCode && (d.attr & 2) !== 0;
+  const readable = !isCode || (d.attr & 2) !== 0;
+  if ((d.attr & 0x10) === 0 || !readable) throw new CaseError(field, `selector 0x${sel.toString(16)} is not a readable segment`);
+  if (name === "ss" && (!writable || ((d.attr >> 5) & 3) !== 0)) throw new CaseError(field, `selector 0x${sel.toString(16)} is not a writable DPL 0 data segment`);
+  m.loadSegment(seg, sel);
+}
+
+/** Run one validated case on a fresh runner (convenience for tests and tools). */
+export function runCase(c: Case): CaseResult {
+  return new CaseRunner().run(c);
+}

@@ -1,0 +1,679 @@
+// The x86-64 processor: the run loop, the decoded-instruction cache, effective
+// addresses, and the fast memory paths. Instruction semantics live in exec/, one file
+// per group; the page walk in mmu.ts; the opcode map in decode/.
+
+import type { GuestMemory } from "../mem/memory.js";
+import { PAGE_SHIFT } from "../mem/memory.js";
+import { cpuFeatures, DEFAULT_CPU_MODEL, type CpuFeatures, type CpuModel } from "./cpuid.js";
+import { Decoder, MAX_INSN_LEN, type ByteSource } from "./decode/decoder.js";
+import { BASE_MOFFS, BASE_RIP, Insn, REG8_HIGH } from "./decode/insn.js";
+import { CpuFault, GP, RunStop, SS as SS_FAULT } from "./exceptions.js";
+import {
+  ACC_FETCH, ACC_READ, ACC_WRITE, flushTlb, pageNumber, TLB_MASK, TLB_SIZE, translate, type MmuHost,
+} from "./mmu.js";
+import { MsrStore } from "./msr.js";
+import {
+  ATTR_DB, ATTR_L, CR0_PE, CS, CpuState, EFER_LMA, FS, SS,
+} from "./state.js";
+import { VM } from "./flags.js";
+
+/** How a run ended (cases.md, exit.kind). */
+export type Exit =
+  | { kind: "end" }
+  | { kind: "hlt" }
+  | { kind: "exception"; vector: number; errorCode: number | null; rip: number }
+  | { kind: "triple-fault" }
+  | { kind: "step-limit" }
+  | { kind: "unsupported"; bytes: Uint8Array; rip: number }
+  | { kind: "crash"; message: string };
+
+/** The processor state a snapshot keeps. */
+export class CpuSnapshot extends CpuState {
+  readonly msr = new MsrStore();
+  cpl = 0;
+  steps = 0;
+}
+
+/** Decoded instructions of one physical page for one code size. */
+class CodePage {
+  readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(4096);
+}
+
+const TWO32 = 4294967296;
+/** Canonical addresses lie in [-2^47, 2^47) once sign-extended (SDM Vol. 1 3.3.7.1). */
+const CANON_LIMIT = 140737488355328;
+
+export class Cpu extends CpuState implements MmuHost {
+  readonly mem: GuestMemory;
+  readonly model: CpuModel;
+  readonly features: CpuFeatures;
+  readonly msr = new MsrStore();
+
+  readonly tlbR = new Float64Array(TLB_SIZE).fill(NaN);
+  readonly tlbW = new Float64Array(TLB_SIZE).fill(NaN);
+  readonly tlbX = new Float64Array(TLB_SIZE).fill(NaN);
+  readonly tlbPpn = new Int32Array(TLB_SIZE);
+  readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+
+  cpl = 0;
+  /** Code size of the current CS: 2, 4 or 8 bytes. */
+  codeSize = 8;
+  /** Stack address size (SS.B, or 8 in 64-bit mode). */
+  stackSize = 8;
+  /** RIP values at or above this wrap (16/32-bit code) or are not canonical (64-bit). */
+  private ripWrap = CANON_LIMIT;
+
+  /** Instructions retired (REP iterations count one each). Drives RDTSC. */
+  steps = 0;
+  stepLimit = 100000;
+  /** Stop with exit `end` when RIP reaches this address (NaN: never). */
+  stopRip = NaN;
+  exit: Exit | null = null;
+  /** RIP of the instruction being executed. */
+  insnRip = 0;
+  /** High half of the last 64-bit memory read (and of 64-bit helper results). */
+  rhi = 0;
+  /** Added to the step count to form the time-stamp counter (IA32_TSC writes move it). */
+  tscOffset = 0;
+
+  // Decode cache, keyed by physical page and code size.
+  private readonly decoder: Decoder;
+  private readonly codePages = new Map<number, CodePage>();
+  /** RIP of the first byte of the current fetch page, or NaN; and that page's cache. */
+  private fetchBase = NaN;
+  private fetchPage: CodePage = new CodePage();
+  /** Decode-cache statistics. */
+  decodes = 0;
+  fetchMisses = 0;
+
+  constructor(mem: GuestMemory, model: CpuModel = DEFAULT_CPU_MODEL) {
+    super();
+    this.mem = mem;
+    this.model = model;
+    this.features = cpuFeatures(model);
+    this.decoder = new Decoder(model.vendor, this.features);
+    mem.onWatchedWrite = (ppn) => this.invalidateCode(ppn);
+  }
+
+  // ---------------------------------------------------------------- mode
+
+  /** Recompute the code and stack sizes after CR0, EFER, CS, SS or EFLAGS.VM change. */
+  refreshMode(): void {
+    const attr = this.segAttr[CS]!;
+    if ((this.cr0 & CR0_PE) === 0 || (this.flagsOther & VM) !== 0) this.codeSize = 2;
+    else if ((this.efer & EFER_LMA) !== 0 && (attr & ATTR_L) !== 0) this.codeSize = 8;
+    else this.codeSize = (attr & ATTR_DB) !== 0 ? 4 : 2;
+    if (this.codeSize === 8) this.stackSize = 8;
+    else if ((this.cr0 & CR0_PE) === 0 || (this.flagsOther & VM) !== 0) this.stackSize = 2;
+    else this.stackSize = (this.segAttr[SS]! & ATTR_DB) !== 0 ? 4 : 2;
+    this.ripWrap = this.codeSize === 8 ? CANON_LIMIT : this.codeSize === 4 ? TWO32 : 0x10000;
+    this.fetchBase = NaN;
+  }
+
+  /** The processor mode name used in results. */
+  modeName(): "real16" | "prot32" | "long64" | "compat32" | "prot16" | "v8086" | "compat16" {
+    if ((this.cr0 & CR0_PE) === 0) return "real16";
+    if ((this.flagsOther & VM) !== 0) return "v8086";
+    if ((this.efer & EFER_LMA) !== 0) {
+      return this.codeSize === 8 ? "long64" : this.codeSize === 4 ? "compat32" : "compat16";
+    }
+    return this.codeSize === 4 ? "prot32" : "prot16";
+  }
+
+  /** The time-stamp counter: deterministic, derived from the step count. */
+  tsc(): number {
+    return this.steps + this.tscOffset;
+  }
+
+  onTlbChange(): void {
+    this.fetchBase = NaN;
+  }
+
+  flushTlb(): void {
+    flushTlb(this, false);
+  }
+
+  // ---------------------------------------------------------------- run loop
+
+  /** Run until an exit; the result is in `this.exit`. */
+  run(): Exit {
+    this.exit = null;
+    while (this.exit === null) {
+      try {
+        this.loop();
+      } catch (e) {
+        if (e instanceof CpuFault) this.fault(e);
+        else if (e instanceof RunStop) {
+          if (e.reason === "hlt") this.exit = { kind: "hlt" };
+        } else {
+          this.rip = this.insnRip;
+          this.exit = { kind: "crash", message: e instanceof Error ? `${e.message}` : String(e) };
+          this.crashError = e;
+        }
+      }
+    }
+    return this.exit;
+  }
+
+  /** The internal error behind a `crash` exit (with its stack, for reports). */
+  crashError: unknown = null;
+
+  private loop(): void {
+    const limit = this.stepLimit;
+    for (;;) {
+      if (this.steps >= limit) {
+        this.exit = { kind: "step-limit" };
+        return;
+      }
+      const rip = this.rip;
+      if (rip === this.stopRip) {
+        this.exit = { kind: "end" };
+        return;
+      }
+      const off = rip - this.fetchBase;
+      let i: Insn | undefined;
+      if (off >= 0 && off < 4096) i = this.fetchPage.insns[off];
+      if (i === undefined) i = this.fetchSlow(rip);
+      this.insnRip = rip;
+      let next = rip + i.len;
+      if (next >= this.ripWrap) next = this.wrapRip(next);
+      this.rip = next;
+      i.fn(this, i);
+      this.steps++;
+    }
+  }
+
+  private wrapRip(next: number): number {
+    if (this.codeSize === 8) return next; // the next fetch raises #GP on a non-canonical RIP
+    return this.codeSize === 4 ? next % TWO32 : next & 0xffff;
+  }
+
+  private fault(e: CpuFault): void {
+    // Faults report the faulting instruction; traps the instruction after it.
+    if (!e.trap) this.rip = this.insnRip;
+    this.exit = { kind: "exception", vector: e.vector, errorCode: e.errorCode, rip: this.insnRip };
+  }
+
+  /** End the run at an instruction the emulator does not implement. */
+  stopUnsupported(i: Insn): never {
+    this.rip = this.insnRip;
+    void i;
+    this.exit = { kind: "unsupported", bytes: this.peekCode(this.insnRip), rip: this.insnRip };
+    throw new RunStop("unsupported");
+  }
+
+  /** Up to 15 readable code bytes at `rip`. */
+  private peekCode(rip: number): Uint8Array {
+    const out: number[] = [];
+    try {
+      for (let n = 0; n < MAX_INSN_LEN; n++) out.push(this.fetchByte(rip, n));
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+    }
+    return Uint8Array.from(out);
+  }
+
+  // ---------------------------------------------------------------- fetch and decode cache
+
+  /** The linear address of code offset `rip` (+ `n`), with the code-segment checks. */
+  private codeLinear(rip: number, n: number): number {
+    let a = rip + n;
+    if (this.codeSize === 8) {
+      if (a >= CANON_LIMIT || a < -CANON_LIMIT) throw new CpuFault(GP, 0);
+      return a;
+    }
+    a = this.codeSize === 4 ? a % TWO32 : a & 0xffff;
+    return (this.segBase(CS) + a) % TWO32;
+  }
+
+  private fetchByte(rip: number, n: number): number {
+    const lin = this.codeLinear(rip, n);
+    const pa = this.translateFor(lin, ACC_FETCH);
+    return pa < this.mem.bytes ? this.mem.pages[pa >>> PAGE_SHIFT]![pa & 0xfff]! : 0xff;
+  }
+
+  private readonly byteSource: ByteSource & { rip: number } = {
+    rip: 0,
+    byte: (n: number) => this.fetchByte(this.byteSource.rip, n),
+  };
+
+  private fetchSlow(rip: number): Insn {
+    this.fetchMisses++;
+    const lin = this.codeLinear(rip, 0);
+    const pa = this.translateFor(lin, ACC_FETCH);
+    const ppn = Math.floor(pa / 4096);
+    const off = pa & 0xfff;
+    const inRam = ppn < this.mem.npages;
+    let page: CodePage | undefined;
+    if (inRam) {
+      const key = ppn * 4 + (this.codeSize >> 1);
+      page = this.codePages.get(key);
+      if (page === undefined) {
+        page = new CodePage();
+        this.codePages.set(key, page);
+      }
+      const cached = page.insns[off];
+      if (cached !== undefined) {
+        this.setFetchWindow(rip, off, page);
+        return cached;
+      }
+    }
+    this.byteSource.rip = rip;
+    this.decodes++;
+    const i = this.decoder.decode(this.byteSource, this.codeSize);
+    // Cache only instructions wholly inside one RAM page: the page's mapping and its
+    // contents are then all the cache depends on. The page is write-watched so a
+    // store to it (self-modifying code) drops its instructions.
+    if (page !== undefined && off + i.len <= 4096) {
+      page.insns[off] = i;
+      if (!this.mem.isWatched(ppn)) this.mem.watch(ppn);
+      this.setFetchWindow(rip, off, page);
+    }
+    return i;
+  }
+
+  private setFetchWindow(rip: number, off: number, page: CodePage): void {
+    // The window is the RIP range that maps onto this page without wrapping.
+    const base = rip - off;
+    if (this.codeSize === 8 || (base >= 0 && base + 4096 <= (this.codeSize === 4 ? TWO32 : 0x10000) && this.segBase(CS) % 4096 === 0)) {
+      this.fetchBase = base;
+      this.fetchPage = page;
+    }
+  }
+
+  /** A watched code page is about to be written: forget what was decoded from it. */
+  invalidateCode(ppn: number): void {
+    for (let m = 1; m <= 4; m <<= 1) this.codePages.delete(ppn * 4 + m);
+    this.fetchBase = NaN;
+  }
+
+  /** Drop every decoded instruction (after a snapshot restore, say). */
+  invalidateAllCode(): void {
+    this.codePages.clear();
+    this.fetchBase = NaN;
+  }
+
+  // ---------------------------------------------------------------- effective addresses
+
+  /**
+   * The effective address (offset, before the segment base) of the memory operand of
+   * `i`, at its address size: the low half is returned, the high half left in `rhi`.
+   * LEA stores exactly this.
+   */
+  effOffset(i: Insn): number {
+    const asize = i.asize;
+    const base = i.base;
+    if (asize === 8) {
+      let lo: number;
+      let hi: number;
+      if (base === BASE_RIP) {
+        // RIP-relative: relative to the next instruction (this.rip is already there).
+        const a = this.rip + i.disp;
+        lo = a % TWO32;
+        hi = Math.floor(a / TWO32);
+        if (lo < 0) lo += TWO32;
+      } else if (base === BASE_MOFFS) {
+        this.rhi = i.dispHi;
+        return i.disp;
+      } else {
+        lo = i.disp;
+        hi = i.disp >> 31;
+        if (base >= 0) {
+          lo += this.lo[base]! >>> 0;
+          hi += this.hi[base]!;
+        }
+        const index = i.index;
+        if (index >= 0) {
+          const s = 1 << i.scale;
+          lo += (this.lo[index]! >>> 0) * s;
+          hi += this.hi[index]! * s;
+        }
+      }
+      if (lo >= TWO32 || lo < 0) {
+        const carry = Math.floor(lo / TWO32);
+        lo -= carry * TWO32;
+        hi += carry;
+      }
+      this.rhi = hi | 0;
+      return lo | 0;
+    }
+    let off: number;
+    if (base === BASE_RIP) {
+      off = this.rip + i.disp;
+    } else {
+      off = i.disp;
+      if (base >= 0 && base !== BASE_MOFFS) off += this.lo[base]!;
+      if (i.index >= 0) off += this.lo[i.index]! << i.scale;
+    }
+    this.rhi = 0;
+    return asize === 4 ? off | 0 : off & 0xffff;
+  }
+
+  /**
+   * The linear address of the memory operand of `i`: segment base included, checked
+   * for canonical form in 64-bit mode (#GP(0), or #SS(0) for the stack segment).
+   */
+  ea(i: Insn): number {
+    const lo = this.effOffset(i);
+    return this.linear(i.seg, lo, i.asize === 8 ? this.rhi : 0);
+  }
+
+  /** Segment `seg` + offset (lo, hi) -> linear address, with the mode's checks. */
+  linear(seg: number, lo: number, hi: number): number {
+    if (this.codeSize === 8) {
+      let l = lo >>> 0;
+      let h = hi;
+      if (seg >= FS) {
+        l += this.segBaseLo[seg]! >>> 0;
+        h += this.segBaseHi[seg]!;
+        if (l >= TWO32) {
+          l -= TWO32;
+          h++;
+        }
+        h |= 0;
+      }
+      if (((h << 16) >> 16) !== h) throw new CpuFault(seg === SS ? SS_FAULT : GP, 0);
+      return h * TWO32 + l;
+    }
+    return (this.segBase(seg) + (lo >>> 0)) % TWO32;
+  }
+
+  /** Linear address of a stack slot at RSP + delta (64-bit mode or legacy SS). */
+  stackAddr(delta: number): number {
+    if (this.stackSize === 8) {
+      const lo = (this.lo[4]! >>> 0) + delta;
+      const hi = (this.hi[4]! + Math.floor(lo / TWO32)) | 0;
+      if (((hi << 16) >> 16) !== hi) throw new CpuFault(SS_FAULT, 0);
+      return hi * TWO32 + (lo >>> 0);
+    }
+    const sp = this.stackSize === 4 ? (this.lo[4]! + delta) >>> 0 : (this.lo[4]! + delta) & 0xffff;
+    return (this.segBase(SS) + sp) % TWO32;
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  private translateFor(lin: number, kind: number): number {
+    return translate(this, lin, kind, this.cpl === 3, true);
+  }
+
+  rd8(lin: number): number {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    if (this.tlbR[t] === vpn) return this.mem.pages[this.tlbPpn[t]!]![lin & 0xfff]!;
+    return this.readSlow(lin, 1, ACC_READ);
+  }
+
+  rd16(lin: number): number {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbR[t] === vpn && off <= 4094) {
+      const p = this.mem.pages[this.tlbPpn[t]!]!;
+      return p[off]! | (p[off + 1]! << 8);
+    }
+    return this.readSlow(lin, 2, ACC_READ);
+  }
+
+  rd32(lin: number): number {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbR[t] === vpn && off <= 4092) {
+      const p = this.mem.pages[this.tlbPpn[t]!]!;
+      return p[off]! | (p[off + 1]! << 8) | (p[off + 2]! << 16) | (p[off + 3]! << 24);
+    }
+    return this.readSlow(lin, 4, ACC_READ);
+  }
+
+  /** Returns the low half; the high half is left in `rhi`. */
+  rd64(lin: number): number {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbR[t] === vpn && off <= 4088) {
+      const p = this.mem.pages[this.tlbPpn[t]!]!;
+      this.rhi = p[off + 4]! | (p[off + 5]! << 8) | (p[off + 6]! << 16) | (p[off + 7]! << 24);
+      return p[off]! | (p[off + 1]! << 8) | (p[off + 2]! << 16) | (p[off + 3]! << 24);
+    }
+    const lo = this.readSlow(lin, 4, ACC_READ);
+    this.rhi = this.readSlow(lin + 4, 4, ACC_READ);
+    return lo;
+  }
+
+  /** Read with write intent (the read half of a read-modify-write: faults as a write). */
+  rdw(lin: number, size: number): number {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbW[t] === vpn && off <= 4096 - size) {
+      const p = this.mem.pages[this.tlbPpn[t]!]!;
+      switch (size) {
+        case 1: return p[off]!;
+        case 2: return p[off]! | (p[off + 1]! << 8);
+        case 4: return p[off]! | (p[off + 1]! << 8) | (p[off + 2]! << 16) | (p[off + 3]! << 24);
+        default:
+          this.rhi = p[off + 4]! | (p[off + 5]! << 8) | (p[off + 6]! << 16) | (p[off + 7]! << 24);
+          return p[off]! | (p[off + 1]! << 8) | (p[off + 2]! << 16) | (p[off + 3]! << 24);
+      }
+    }
+    // Check write access to every byte first, then read.
+    this.probeWrite(lin, size === 8 ? 8 : size);
+    if (size === 8) {
+      const lo = this.readSlow(lin, 4, ACC_READ);
+      this.rhi = this.readSlow(lin + 4, 4, ACC_READ);
+      return lo;
+    }
+    return this.readSlow(lin, size, ACC_READ);
+  }
+
+  wr8(lin: number, v: number): void {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    if (this.tlbW[t] === vpn) {
+      const ppn = this.tlbPpn[t]!;
+      const mem = this.mem;
+      const p = mem.wfast[ppn] === mem.fastEpoch ? mem.pages[ppn]! : mem.prepareWrite(ppn);
+      p[lin & 0xfff] = v;
+      return;
+    }
+    this.writeSlow(lin, 1, v);
+  }
+
+  wr16(lin: number, v: number): void {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbW[t] === vpn && off <= 4094) {
+      const ppn = this.tlbPpn[t]!;
+      const mem = this.mem;
+      const p = mem.wfast[ppn] === mem.fastEpoch ? mem.pages[ppn]! : mem.prepareWrite(ppn);
+      p[off] = v;
+      p[off + 1] = v >>> 8;
+      return;
+    }
+    this.writeSlow(lin, 2, v);
+  }
+
+  wr32(lin: number, v: number): void {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbW[t] === vpn && off <= 4092) {
+      const ppn = this.tlbPpn[t]!;
+      const mem = this.mem;
+      const p = mem.wfast[ppn] === mem.fastEpoch ? mem.pages[ppn]! : mem.prepareWrite(ppn);
+      p[off] = v;
+      p[off + 1] = v >>> 8;
+      p[off + 2] = v >>> 16;
+      p[off + 3] = v >>> 24;
+      return;
+    }
+    this.writeSlow(lin, 4, v);
+  }
+
+  wr64(lin: number, lo: number, hi: number): void {
+    const vpn = pageNumber(lin);
+    const t = vpn & TLB_MASK;
+    const off = lin & 0xfff;
+    if (this.tlbW[t] === vpn && off <= 4088) {
+      const ppn = this.tlbPpn[t]!;
+      const mem = this.mem;
+      const p = mem.wfast[ppn] === mem.fastEpoch ? mem.pages[ppn]! : mem.prepareWrite(ppn);
+      p[off] = lo;
+      p[off + 1] = lo >>> 8;
+      p[off + 2] = lo >>> 16;
+      p[off + 3] = lo >>> 24;
+      p[off + 4] = hi;
+      p[off + 5] = hi >>> 8;
+      p[off + 6] = hi >>> 16;
+      p[off + 7] = hi >>> 24;
+      return;
+    }
+    // Both halves must be writable before either is written.
+    this.probeWrite(lin, 8);
+    this.writeSlow(lin, 4, lo);
+    this.writeSlow(lin + 4, 4, hi);
+  }
+
+  /** Write `size` bytes of lo (size <= 4) or lo:hi (size 8). */
+  wr(lin: number, size: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1: this.wr8(lin, lo); break;
+      case 2: this.wr16(lin, lo); break;
+      case 4: this.wr32(lin, lo); break;
+      default: this.wr64(lin, lo, hi); break;
+    }
+  }
+
+  /** Read `size` bytes (1, 2, 4, 8); for 8 the high half goes to `rhi`. */
+  rd(lin: number, size: number): number {
+    switch (size) {
+      case 1: return this.rd8(lin);
+      case 2: return this.rd16(lin);
+      case 4: return this.rd32(lin);
+      default: return this.rd64(lin);
+    }
+  }
+
+  /** Fault now if any byte of [lin, lin+size) is not writable. */
+  probeWrite(lin: number, size: number): void {
+    this.translateFor(lin, ACC_WRITE);
+    const last = this.addLinear(lin, size - 1);
+    if (pageNumber(last) !== pageNumber(lin)) this.translateFor(last, ACC_WRITE);
+  }
+
+  /** Fault now if any byte of [lin, lin+size) is not readable. */
+  probeRead(lin: number, size: number): void {
+    this.translateFor(lin, ACC_READ);
+    const last = this.addLinear(lin, size - 1);
+    if (pageNumber(last) !== pageNumber(lin)) this.translateFor(last, ACC_READ);
+  }
+
+  /**
+   * The linear address of byte `n` of an access at `lin`. Outside 64-bit mode linear
+   * addresses wrap at 4 GiB; in 64-bit mode an access whose last byte is not canonical
+   * raises #GP(0).
+   */
+  private addLinear(lin: number, n: number): number {
+    const a = lin + n;
+    if (this.codeSize !== 8) return a % TWO32;
+    if (a >= CANON_LIMIT) throw new CpuFault(GP, 0);
+    return a;
+  }
+
+  private readSlow(lin: number, size: number, kind: number): number {
+    // Translate every page the access touches before reading any byte.
+    const pa0 = this.translateFor(lin, kind);
+    const lastLin = this.addLinear(lin, size - 1);
+    const samePage = pageNumber(lastLin) === pageNumber(lin);
+    const pa1 = samePage ? pa0 + size - 1 : this.translateFor(lastLin, kind);
+    let v = 0;
+    for (let k = 0; k < size; k++) {
+      const pa = samePage ? pa0 + k : k === size - 1 ? pa1 : this.translateFor(this.addLinear(lin, k), kind);
+      v |= this.physRead8(pa) << (8 * k);
+    }
+    return v;
+  }
+
+  private writeSlow(lin: number, size: number, v: number): void {
+    const pa0 = this.translateFor(lin, ACC_WRITE);
+    const lastLin = this.addLinear(lin, size - 1);
+    const samePage = pageNumber(lastLin) === pageNumber(lin);
+    if (!samePage) this.translateFor(lastLin, ACC_WRITE);
+    for (let k = 0; k < size; k++) {
+      const pa = samePage ? pa0 + k : this.translateFor(this.addLinear(lin, k), ACC_WRITE);
+      this.physWrite8(pa, (v >>> (8 * k)) & 0xff);
+    }
+  }
+
+  /** Physical byte read: RAM, or all ones where nothing answers. */
+  physRead8(pa: number): number {
+    return pa < this.mem.bytes ? this.mem.read8(pa) : 0xff;
+  }
+
+  /** Physical byte write: RAM, or dropped where nothing answers. */
+  physWrite8(pa: number, v: number): void {
+    if (pa < this.mem.bytes) this.mem.write8(pa, v);
+  }
+
+  // ---------------------------------------------------------------- registers by size
+
+  /** Read GPR `r` at `size` bytes; 8-bit r >= 16 names AH..BH. For size 8, hi in `rhi`. */
+  getReg(size: number, r: number): number {
+    switch (size) {
+      case 1: return r >= REG8_HIGH ? (this.lo[r - REG8_HIGH]! >>> 8) & 0xff : this.lo[r]! & 0xff;
+      case 2: return this.lo[r]! & 0xffff;
+      case 4: return this.lo[r]!;
+      default:
+        this.rhi = this.hi[r]!;
+        return this.lo[r]!;
+    }
+  }
+
+  /** Write GPR `r` at `size` bytes: 8/16-bit writes merge, 32-bit writes zero the top. */
+  setReg(size: number, r: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1:
+        if (r >= REG8_HIGH) {
+          const q = r - REG8_HIGH;
+          this.lo[q] = (this.lo[q]! & ~0xff00) | ((lo & 0xff) << 8);
+        } else {
+          this.lo[r] = (this.lo[r]! & ~0xff) | (lo & 0xff);
+        }
+        break;
+      case 2:
+        this.lo[r] = (this.lo[r]! & ~0xffff) | (lo & 0xffff);
+        break;
+      case 4:
+        this.lo[r] = lo;
+        this.hi[r] = 0;
+        break;
+      default:
+        this.lo[r] = lo;
+        this.hi[r] = hi;
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /** Copy the whole processor state (registers, MSRs, counters) into `dst`. */
+  saveTo(dst: CpuSnapshot): void {
+    this.copyStateTo(dst);
+    this.msr.copyTo(dst.msr);
+    dst.cpl = this.cpl;
+    dst.steps = this.steps;
+  }
+
+  /** Load state saved by saveTo(); TLB and fetch window are dropped. */
+  loadFrom(src: CpuSnapshot): void {
+    src.copyStateTo(this);
+    src.msr.copyTo(this.msr);
+    this.cpl = src.cpl;
+    this.steps = src.steps;
+    this.refreshMode();
+    this.flushTlb();
+  }
+}
+
+export { ACC_READ, ACC_WRITE, ACC_FETCH };

@@ -1,0 +1,294 @@
+// The opcode map as data (Intel SDM Vol. 2D, Appendix A, Tables A-2 and A-3; groups from
+// Table A-6). Each entry names the mnemonic, its operands by the SDM's letters, and the
+// handler that executes it. A hole (undefined) is a valid instruction this emulator does
+// not implement yet: it ends a run as `unsupported`. INVALID raises #UD.
+
+import type { Handler } from "./insn.js";
+import {
+  byMod, F_D64, F_F64, F_I64, F_LOCK, group, INVALID, op, resolver, type Node,
+} from "./table.js";
+import {
+  ALU_NAMES, aluAI, aluEI, aluGE, aluEG, CMP, incDecE, incDecZ, negE, notE, pickAluEG, pickAluEI,
+  testAI, testEG, testEI,
+} from "../exec/alu.js";
+import {
+  bswap, cbw, cmov, cwd, lea, movAO, movEG, movEI, movGE, movOA, movsx, movZI, movzx, pickMovEG,
+  pickMovGE, setcc, xlat,
+} from "../exec/mov.js";
+import { cmpxchg, cmpxchg8b16b, xadd, xchgEG, xchgZA } from "../exec/xchg.js";
+import { shiftDoubleCL, shiftDoubleI, shiftE1, shiftECL, shiftEI } from "../exec/shift.js";
+import { div, idiv, imul1, imul2, imul3, mul } from "../exec/muldiv.js";
+import { bsfBsr, btxEG, btxEI, BT, BTC, BTR, BTS, lzcnt, popcnt, tzcnt } from "../exec/bit.js";
+import { callE, callRel, jcc, jmpE, jmpRel, jrcxz, loop, retNear, retNearImm } from "../exec/control.js";
+import { enter, leave, popE, popf, popZ, pushE, pushf, pushI, pushZ } from "../exec/stack.js";
+import { CMPS, LODS, MOVS, SCAS, STOS, stringOp } from "../exec/string.js";
+import {
+  carryOp, cpuidInsn, directionOp, hlt, int3, lahf, nop, rdtsc, sahf, ud,
+} from "../exec/misc.js";
+
+/** Condition-code suffixes in encoding order, as iced-x86 and the SDM name them. */
+export const CC = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"] as const;
+
+export const ONE_BYTE: Node[] = new Array<Node>(256).fill(undefined);
+export const TWO_BYTE: Node[] = new Array<Node>(256).fill(undefined);
+
+const SHIFT_NAMES = ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAL", "SAR"];
+
+// ---- 00-3F: the eight ALU operations in six forms each --------------------------------
+for (let k = 0; k < 8; k++) {
+  const base = k * 8;
+  const m = ALU_NAMES[k]!;
+  const lock = k === CMP ? 0 : F_LOCK;
+  ONE_BYTE[base + 0] = op(m, "Eb,Gb", aluEG, { sub: k, flags: lock });
+  ONE_BYTE[base + 1] = op(m, "Ev,Gv", aluEG, { sub: k, flags: lock, pick: pickAluEG });
+  ONE_BYTE[base + 2] = op(m, "Gb,Eb", aluGE, { sub: k });
+  ONE_BYTE[base + 3] = op(m, "Gv,Ev", aluGE, { sub: k });
+  ONE_BYTE[base + 4] = op(m, "AL,Ib", aluAI, { sub: k });
+  ONE_BYTE[base + 5] = op(m, "rAX,Iz", aluAI, { sub: k });
+}
+// PUSH/POP of ES CS SS DS, and the BCD adjustments: invalid in 64-bit mode; in the other
+// modes they arrive with segmentation (part 2). 26 2E 36 3E are prefixes.
+for (const b of [0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f]) {
+  ONE_BYTE[b] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined));
+}
+
+// ---- 40-5F: INC/DEC Zv (REX in 64-bit mode), PUSH/POP Zv -----------------------------
+for (let r = 0; r < 8; r++) {
+  ONE_BYTE[0x40 + r] = op("INC", "Zv", incDecZ, { sub: 0, flags: F_I64 });
+  ONE_BYTE[0x48 + r] = op("DEC", "Zv", incDecZ, { sub: 1, flags: F_I64 });
+  ONE_BYTE[0x50 + r] = op("PUSH", "Zv", pushZ, { flags: F_D64 });
+  ONE_BYTE[0x58 + r] = op("POP", "Zv", popZ, { flags: F_D64 });
+}
+
+// ---- 60-6F ----------------------------------------------------------------------------
+// 60 PUSHA, 61 POPA, 62 BOUND (EVEX in 64-bit mode): legacy-only, not implemented yet.
+ONE_BYTE[0x60] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined));
+ONE_BYTE[0x61] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined));
+// 63: MOVSXD in 64-bit mode; ARPL elsewhere (not implemented yet).
+ONE_BYTE[0x63] = resolver((d) => (d.codeSize === 8 ? MOVSXD : undefined));
+const MOVSXD = op("MOVSXD", "Gv,Ed", movsx, { sub: 4 });
+ONE_BYTE[0x68] = op("PUSH", "Iz", pushI, { flags: F_D64 });
+ONE_BYTE[0x69] = op("IMUL", "Gv,Ev,Iz", imul3);
+ONE_BYTE[0x6a] = op("PUSH", "Ib", pushI, { flags: F_D64 });
+ONE_BYTE[0x6b] = op("IMUL", "Gv,Ev,Ib", imul3);
+
+// ---- 70-7F: Jcc Jb ----------------------------------------------------------------------
+for (let cc = 0; cc < 16; cc++) {
+  ONE_BYTE[0x70 + cc] = op(`J${CC[cc]!.toUpperCase()}`, "Jb", jcc, { sub: cc, flags: F_F64 });
+}
+
+// ---- 80-8F ------------------------------------------------------------------------------
+function group1(spec: string): Node {
+  return group(ALU_NAMES.map((m, k) => op(m, spec, aluEI, {
+    sub: k, flags: k === CMP ? 0 : F_LOCK, pick: spec === "Eb,Ib" ? undefined : pickAluEI, modrm: true,
+  })));
+}
+ONE_BYTE[0x80] = group1("Eb,Ib");
+ONE_BYTE[0x81] = group1("Ev,Iz");
+ONE_BYTE[0x82] = resolver((d) => (d.codeSize === 8 ? INVALID : GROUP1_82));
+const GROUP1_82 = group1("Eb,Ib");
+ONE_BYTE[0x83] = group1("Ev,Ib");
+ONE_BYTE[0x84] = op("TEST", "Eb,Gb", testEG);
+ONE_BYTE[0x85] = op("TEST", "Ev,Gv", testEG);
+ONE_BYTE[0x86] = op("XCHG", "Eb,Gb", xchgEG, { flags: F_LOCK });
+ONE_BYTE[0x87] = op("XCHG", "Ev,Gv", xchgEG, { flags: F_LOCK });
+ONE_BYTE[0x88] = op("MOV", "Eb,Gb", movEG);
+ONE_BYTE[0x89] = op("MOV", "Ev,Gv", movEG, { pick: pickMovEG });
+ONE_BYTE[0x8a] = op("MOV", "Gb,Eb", movGE);
+ONE_BYTE[0x8b] = op("MOV", "Gv,Ev", movGE, { pick: pickMovGE });
+// 8C/8E MOV to and from segment registers: with segmentation (part 2).
+ONE_BYTE[0x8d] = op("LEA", "Gv,M", lea);
+// 8F /0 POP Ev; /1-/7 are XOP on AMD and invalid on Intel.
+ONE_BYTE[0x8f] = group([op("POP", "Ev", popE, { flags: F_D64 }), INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, INVALID]);
+
+// ---- 90-9F ------------------------------------------------------------------------------
+const NOP = op("NOP", "", nop);
+const PAUSE = op("PAUSE", "", nop);
+const XCHG_ZA = op("XCHG", "Zv,rAX", xchgZA);
+// 90: NOP; with REX.B it is XCHG r8,rAX; F3 90 is PAUSE.
+ONE_BYTE[0x90] = resolver((d) => (d.rexB ? XCHG_ZA : d.repPrefix === 0xf3 ? PAUSE : NOP));
+for (let r = 1; r < 8; r++) ONE_BYTE[0x90 + r] = XCHG_ZA;
+ONE_BYTE[0x98] = op("CBW", "", cbw, { bySize: ["CBW", "CWDE", "CDQE"] });
+ONE_BYTE[0x99] = op("CWD", "", cwd, { bySize: ["CWD", "CDQ", "CQO"] });
+ONE_BYTE[0x9a] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // CALLF Ap
+// 9B WAIT/FWAIT belongs to x87: not implemented.
+ONE_BYTE[0x9c] = op("PUSHF", "", pushf, { flags: F_D64, bySize: ["PUSHF", "PUSHFD", "PUSHFQ"] });
+ONE_BYTE[0x9d] = op("POPF", "", popf, { flags: F_D64, bySize: ["POPF", "POPFD", "POPFQ"] });
+ONE_BYTE[0x9e] = op("SAHF", "", sahf);
+ONE_BYTE[0x9f] = op("LAHF", "", lahf);
+
+// ---- A0-AF ------------------------------------------------------------------------------
+ONE_BYTE[0xa0] = op("MOV", "AL,Ob", movAO);
+ONE_BYTE[0xa1] = op("MOV", "rAX,Ov", movAO);
+ONE_BYTE[0xa2] = op("MOV", "Ob,AL", movOA);
+ONE_BYTE[0xa3] = op("MOV", "Ov,rAX", movOA);
+function str(name: string, sub: number, specB: string, specV: string, suffix: [string, string, string]): void {
+  const bAt = { [MOVS]: 0xa4, [CMPS]: 0xa6, [STOS]: 0xaa, [LODS]: 0xac, [SCAS]: 0xae }[sub]!;
+  ONE_BYTE[bAt] = op(`${name}B`, specB, stringOp, { sub });
+  ONE_BYTE[bAt + 1] = op(`${name}D`, specV, stringOp, { sub, bySize: suffix });
+}
+str("MOVS", MOVS, "Yb,Xb", "Yv,Xv", ["MOVSW", "MOVSD", "MOVSQ"]);
+str("CMPS", CMPS, "Xb,Yb", "Xv,Yv", ["CMPSW", "CMPSD", "CMPSQ"]);
+str("STOS", STOS, "Yb,AL", "Yv,rAX", ["STOSW", "STOSD", "STOSQ"]);
+str("LODS", LODS, "AL,Xb", "rAX,Xv", ["LODSW", "LODSD", "LODSQ"]);
+str("SCAS", SCAS, "AL,Yb", "rAX,Yv", ["SCASW", "SCASD", "SCASQ"]);
+ONE_BYTE[0xa8] = op("TEST", "AL,Ib", testAI);
+ONE_BYTE[0xa9] = op("TEST", "rAX,Iz", testAI);
+
+// ---- B0-BF: MOV Zb,Ib / MOV Zv,Iv ------------------------------------------------------------
+for (let r = 0; r < 8; r++) {
+  ONE_BYTE[0xb0 + r] = op("MOV", "Zb,Ib", movZI);
+  ONE_BYTE[0xb8 + r] = op("MOV", "Zv,Iv", movZI);
+}
+
+// ---- C0-CF ------------------------------------------------------------------------------
+function group2(spec: string, fn: Handler): Node {
+  return group(SHIFT_NAMES.map((m, k) => op(m, spec, fn, { sub: k, modrm: true })));
+}
+ONE_BYTE[0xc0] = group2("Eb,Ib", shiftEI);
+ONE_BYTE[0xc1] = group2("Ev,Ib", shiftEI);
+ONE_BYTE[0xc2] = op("RET", "Iw", retNearImm, { flags: F_F64 });
+ONE_BYTE[0xc3] = op("RET", "", retNear, { flags: F_F64 });
+// C4/C5: VEX prefixes in 64-bit mode (not implemented), LES/LDS elsewhere (part 2).
+// C6/C7 group 11: /0 MOV; C6 F8 / C7 F8 are XABORT / XBEGIN (RTM, not implemented).
+ONE_BYTE[0xc6] = group([op("MOV", "Eb,Ib", movEI), INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, resolver((d) => (d.modrm() === 0xf8 ? undefined : INVALID))]);
+ONE_BYTE[0xc7] = group([op("MOV", "Ev,Iz", movEI), INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, resolver((d) => (d.modrm() === 0xf8 ? undefined : INVALID))]);
+ONE_BYTE[0xc8] = op("ENTER", "Iw,Ib", enter, { flags: F_D64 });
+ONE_BYTE[0xc9] = op("LEAVE", "", leave, { flags: F_D64 });
+// CA/CB RETF, CD INT n, CF IRET: with event delivery and segmentation (part 2).
+ONE_BYTE[0xcc] = op("INT3", "", int3);
+ONE_BYTE[0xce] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // INTO
+
+// ---- D0-DF ------------------------------------------------------------------------------
+ONE_BYTE[0xd0] = group2("Eb,1", shiftE1);
+ONE_BYTE[0xd1] = group2("Ev,1", shiftE1);
+ONE_BYTE[0xd2] = group2("Eb,CL", shiftECL);
+ONE_BYTE[0xd3] = group2("Ev,CL", shiftECL);
+ONE_BYTE[0xd4] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // AAM
+ONE_BYTE[0xd5] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // AAD
+ONE_BYTE[0xd6] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // SALC (undocumented)
+ONE_BYTE[0xd7] = op("XLATB", "", xlat);
+// D8-DF: x87, not implemented.
+
+// ---- E0-EF ------------------------------------------------------------------------------
+ONE_BYTE[0xe0] = op("LOOPNE", "Jb", loop, { sub: 2, flags: F_F64 });
+ONE_BYTE[0xe1] = op("LOOPE", "Jb", loop, { sub: 1, flags: F_F64 });
+ONE_BYTE[0xe2] = op("LOOP", "Jb", loop, { sub: 0, flags: F_F64 });
+ONE_BYTE[0xe3] = op("JRCXZ", "Jb", jrcxz, { flags: F_F64, bySize: ["JCXZ", "JECXZ", "JRCXZ"], byAddressSize: true });
+ONE_BYTE[0xe8] = op("CALL", "Jz", callRel, { flags: F_F64 });
+ONE_BYTE[0xe9] = op("JMP", "Jz", jmpRel, { flags: F_F64 });
+ONE_BYTE[0xea] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // JMPF Ap
+ONE_BYTE[0xeb] = op("JMP", "Jb", jmpRel, { flags: F_F64 });
+// E4-E7, EC-EF IN/OUT: with the port interface (part 2).
+
+// ---- F0-FF ------------------------------------------------------------------------------
+ONE_BYTE[0xf4] = op("HLT", "", hlt);
+ONE_BYTE[0xf5] = op("CMC", "", carryOp, { sub: 2 });
+ONE_BYTE[0xf6] = group([
+  op("TEST", "Eb,Ib", testEI, { modrm: true }),
+  op("TEST", "Eb,Ib", testEI, { modrm: true }),
+  op("NOT", "Eb", notE, { flags: F_LOCK }),
+  op("NEG", "Eb", negE, { flags: F_LOCK }),
+  op("MUL", "Eb", mul),
+  op("IMUL", "Eb", imul1),
+  op("DIV", "Eb", div),
+  op("IDIV", "Eb", idiv),
+]);
+ONE_BYTE[0xf7] = group([
+  op("TEST", "Ev,Iz", testEI, { modrm: true }),
+  op("TEST", "Ev,Iz", testEI, { modrm: true }),
+  op("NOT", "Ev", notE, { flags: F_LOCK }),
+  op("NEG", "Ev", negE, { flags: F_LOCK }),
+  op("MUL", "Ev", mul),
+  op("IMUL", "Ev", imul1),
+  op("DIV", "Ev", div),
+  op("IDIV", "Ev", idiv),
+]);
+ONE_BYTE[0xf8] = op("CLC", "", carryOp, { sub: 0 });
+ONE_BYTE[0xf9] = op("STC", "", carryOp, { sub: 1 });
+// FA CLI, FB STI: with interrupts (part 2).
+ONE_BYTE[0xfc] = op("CLD", "", directionOp, { sub: 0 });
+ONE_BYTE[0xfd] = op("STD", "", directionOp, { sub: 1 });
+ONE_BYTE[0xfe] = group([
+  op("INC", "Eb", incDecE, { sub: 0, flags: F_LOCK }),
+  op("DEC", "Eb", incDecE, { sub: 1, flags: F_LOCK }),
+  INVALID, INVALID, INVALID, INVALID, INVALID, INVALID,
+]);
+// FF /3 CALLF and /5 JMPF: with segmentation (part 2).
+ONE_BYTE[0xff] = group([
+  op("INC", "Ev", incDecE, { sub: 0, flags: F_LOCK }),
+  op("DEC", "Ev", incDecE, { sub: 1, flags: F_LOCK }),
+  op("CALL", "Ev", callE, { flags: F_F64 }),
+  undefined,
+  op("JMP", "Ev", jmpE, { flags: F_F64 }),
+  undefined,
+  op("PUSH", "Ev", pushE, { flags: F_D64 }),
+  INVALID,
+]);
+
+// ---- two-byte map (0F xx) ------------------------------------------------------------------
+TWO_BYTE[0x0b] = op("UD2", "", ud);
+// 0F 0D: PREFETCHW / AMD PREFETCH, not implemented.
+// 0F 18-0F 1F: the hint-NOP space (prefetches, reserved NOPs, CET and MPX hints that are
+// NOPs when the feature is off); 0F 1F /0 is the recommended multi-byte NOP.
+for (let b = 0x18; b <= 0x1f; b++) TWO_BYTE[b] = op("NOP", "Ev", nop, { modrm: true });
+TWO_BYTE[0x31] = op("RDTSC", "", rdtsc);
+for (let cc = 0; cc < 16; cc++) {
+  const n = CC[cc]!.toUpperCase();
+  TWO_BYTE[0x40 + cc] = op(`CMOV${n}`, "Gv,Ev", cmov, { sub: cc });
+  TWO_BYTE[0x80 + cc] = op(`J${n}`, "Jz", jcc, { sub: cc, flags: F_F64 });
+  TWO_BYTE[0x90 + cc] = op(`SET${n}`, "Eb", setcc, { sub: cc, modrm: true });
+}
+TWO_BYTE[0xa2] = op("CPUID", "", cpuidInsn);
+TWO_BYTE[0xa3] = op("BT", "Ev,Gv", btxEG, { sub: BT });
+TWO_BYTE[0xa4] = op("SHLD", "Ev,Gv,Ib", shiftDoubleI, { sub: 0 });
+TWO_BYTE[0xa5] = op("SHLD", "Ev,Gv,CL", shiftDoubleCL, { sub: 0 });
+TWO_BYTE[0xab] = op("BTS", "Ev,Gv", btxEG, { sub: BTS, flags: F_LOCK });
+TWO_BYTE[0xac] = op("SHRD", "Ev,Gv,Ib", shiftDoubleI, { sub: 1 });
+TWO_BYTE[0xad] = op("SHRD", "Ev,Gv,CL", shiftDoubleCL, { sub: 1 });
+// 0F AE group 15: LFENCE (/5), MFENCE (/6), SFENCE (/7) in their register forms.
+TWO_BYTE[0xae] = byMod(undefined, group([
+  undefined, undefined, undefined, undefined, undefined,
+  op("LFENCE", "", nop, { modrm: true }), op("MFENCE", "", nop, { modrm: true }), op("SFENCE", "", nop, { modrm: true }),
+]));
+TWO_BYTE[0xaf] = op("IMUL", "Gv,Ev", imul2);
+TWO_BYTE[0xb0] = op("CMPXCHG", "Eb,Gb", cmpxchg, { flags: F_LOCK });
+TWO_BYTE[0xb1] = op("CMPXCHG", "Ev,Gv", cmpxchg, { flags: F_LOCK });
+TWO_BYTE[0xb3] = op("BTR", "Ev,Gv", btxEG, { sub: BTR, flags: F_LOCK });
+TWO_BYTE[0xb6] = op("MOVZX", "Gv,Eb", movzx, { sub: 1 });
+TWO_BYTE[0xb7] = op("MOVZX", "Gv,Ew", movzx, { sub: 2 });
+// F3 0F B8 POPCNT (0F B8 alone is JMPE, invalid outside IA-64 mode).
+const POPCNT = op("POPCNT", "Gv,Ev", popcnt);
+TWO_BYTE[0xb8] = resolver((d) => (d.repPrefix === 0xf3 && d.features.popcnt ? POPCNT : INVALID));
+TWO_BYTE[0xb9] = op("UD1", "Gv,Ev", ud);
+TWO_BYTE[0xba] = group([
+  INVALID, INVALID, INVALID, INVALID,
+  op("BT", "Ev,Ib", btxEI, { sub: BT }),
+  op("BTS", "Ev,Ib", btxEI, { sub: BTS, flags: F_LOCK }),
+  op("BTR", "Ev,Ib", btxEI, { sub: BTR, flags: F_LOCK }),
+  op("BTC", "Ev,Ib", btxEI, { sub: BTC, flags: F_LOCK }),
+]);
+TWO_BYTE[0xbb] = op("BTC", "Ev,Gv", btxEG, { sub: BTC, flags: F_LOCK });
+// BSF/BSR, or with F3 TZCNT/LZCNT when the CPUID model has them.
+const BSF = op("BSF", "Gv,Ev", bsfBsr, { sub: 0 });
+const BSR = op("BSR", "Gv,Ev", bsfBsr, { sub: 1 });
+const TZCNT = op("TZCNT", "Gv,Ev", tzcnt);
+const LZCNT = op("LZCNT", "Gv,Ev", lzcnt);
+TWO_BYTE[0xbc] = resolver((d) => (d.repPrefix === 0xf3 && d.features.tzcnt ? TZCNT : BSF));
+TWO_BYTE[0xbd] = resolver((d) => (d.repPrefix === 0xf3 && d.features.lzcnt ? LZCNT : BSR));
+TWO_BYTE[0xbe] = op("MOVSX", "Gv,Eb", movsx, { sub: 1 });
+TWO_BYTE[0xbf] = op("MOVSX", "Gv,Ew", movsx, { sub: 2 });
+TWO_BYTE[0xc0] = op("XADD", "Eb,Gb", xadd, { flags: F_LOCK });
+TWO_BYTE[0xc1] = op("XADD", "Ev,Gv", xadd, { flags: F_LOCK });
+// 0F C7 group 9: /1 CMPXCHG8B / CMPXCHG16B (memory only); the rest not implemented.
+const CMPXCHG8B = op("CMPXCHG8B", "Mdq", cmpxchg8b16b, { flags: F_LOCK, bySize: ["CMPXCHG8B", "CMPXCHG8B", "CMPXCHG16B"] });
+TWO_BYTE[0xc7] = group([
+  INVALID,
+  byMod(resolver((d) => (d.rexW && !d.features.cx16 ? INVALID : CMPXCHG8B)), INVALID),
+  undefined, undefined, undefined, undefined, undefined, undefined,
+]);
+for (let r = 0; r < 8; r++) TWO_BYTE[0xc8 + r] = op("BSWAP", "Zv", bswap);
+// 0F FF UD0: with a ModRM byte on Intel, without on AMD.
+const UD0_MODRM = op("UD0", "Gv,Ev", ud);
+const UD0_BARE = op("UD0", "", ud);
+TWO_BYTE[0xff] = resolver((d) => (d.vendor === "amd" ? UD0_BARE : UD0_MODRM));
