@@ -112,9 +112,10 @@ export class Decoder implements DecodeContext {
     this.rexB = (this.rex & 1) !== 0;
 
     let node: Node;
-    if (b === 0x0f) {
-      const b2 = this.next();
-      node = b2 === 0x38 || b2 === 0x3a ? undefined : TWO_BYTE[b2];
+    const twoByte = b === 0x0f;
+    if (twoByte) {
+      b = this.next(); // the opcode byte proper (its low bits name a register for 0F C8+r)
+      node = b === 0x38 || b === 0x3a ? undefined : TWO_BYTE[b];
     } else {
       node = ONE_BYTE[b];
     }
@@ -127,7 +128,9 @@ export class Decoder implements DecodeContext {
       else node = node.resolve(this);
     }
 
-    if (node === undefined) return this.finish(unsupported, null);
+    // Every instruction that accepts LOCK is implemented, so LOCK on an unimplemented
+    // encoding is #UD; except AMD's LOCK MOV CR0 (= MOV CR8), which arrives with part 2.
+    if (node === undefined) return lock && !(twoByte && (b === 0x20 || b === 0x22)) ? this.finishInvalid() : this.finish(unsupported, null);
     if (node.kind === "invalid") return this.finishInvalid();
     const e: Entry = node;
     if ((long && (e.flags & F_I64) !== 0) || (!long && (e.flags & F_O64) !== 0)) return this.finishInvalid();
@@ -152,7 +155,7 @@ export class Decoder implements DecodeContext {
     let vsize: number;
     if (long) {
       if ((e.flags & F_F64) !== 0) vsize = this.vendor === "amd" && this.opsizePrefix && !this.rexW ? 2 : 8;
-      else if ((e.flags & F_D64) !== 0) vsize = this.opsizePrefix ? 2 : 8;
+      else if ((e.flags & F_D64) !== 0) vsize = this.opsizePrefix && !this.rexW ? 2 : 8;
       else vsize = this.rexW ? 8 : this.opsizePrefix ? 2 : 4;
     } else {
       vsize = (codeSize === 4) !== this.opsizePrefix ? 4 : 2;

@@ -5,7 +5,7 @@
 
 import type { Handler } from "./insn.js";
 import {
-  byMod, F_D64, F_F64, F_I64, F_LOCK, group, INVALID, op, resolver, type Node,
+  byMod, F_D64, F_F64, F_I64, F_LOCK, group, INVALID, op, resolver, type DecodeContext, type Node,
 } from "./table.js";
 import {
   ALU_NAMES, aluAI, aluEI, aluGE, aluEG, CMP, incDecE, incDecZ, negE, notE, pickAluEG, pickAluEI,
@@ -28,6 +28,11 @@ import {
 
 /** Condition-code suffixes in encoding order, as iced-x86 and the SDM name them. */
 export const CC = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"] as const;
+
+/** The mandatory prefix of an SSE-style opcode: the last of F2/F3, else 66, else 0. */
+export function mandatoryPrefix(d: DecodeContext): number {
+  return d.repPrefix !== 0 ? d.repPrefix : d.opsizePrefix ? 0x66 : 0;
+}
 
 export const ONE_BYTE: Node[] = new Array<Node>(256).fill(undefined);
 export const TWO_BYTE: Node[] = new Array<Node>(256).fill(undefined);
@@ -105,15 +110,15 @@ ONE_BYTE[0x8f] = group([op("POP", "Ev", popE, { flags: F_D64 }), INVALID, INVALI
 const NOP = op("NOP", "", nop);
 const PAUSE = op("PAUSE", "", nop);
 const XCHG_ZA = op("XCHG", "Zv,rAX", xchgZA);
-// 90: NOP; with REX.B it is XCHG r8,rAX; F3 90 is PAUSE.
-ONE_BYTE[0x90] = resolver((d) => (d.rexB ? XCHG_ZA : d.repPrefix === 0xf3 ? PAUSE : NOP));
+// 90: F3 90 is PAUSE (REX.B or not); otherwise XCHG r8,rAX with REX.B, else NOP.
+ONE_BYTE[0x90] = resolver((d) => (d.repPrefix === 0xf3 ? PAUSE : d.rexB ? XCHG_ZA : NOP));
 for (let r = 1; r < 8; r++) ONE_BYTE[0x90 + r] = XCHG_ZA;
-ONE_BYTE[0x98] = op("CBW", "", cbw, { bySize: ["CBW", "CWDE", "CDQE"] });
-ONE_BYTE[0x99] = op("CWD", "", cwd, { bySize: ["CWD", "CDQ", "CQO"] });
+ONE_BYTE[0x98] = op("CBW", "", cbw, { bySize: { 2: "CBW", 4: "CWDE", 8: "CDQE" } });
+ONE_BYTE[0x99] = op("CWD", "", cwd, { bySize: { 2: "CWD", 4: "CDQ", 8: "CQO" } });
 ONE_BYTE[0x9a] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // CALLF Ap
 // 9B WAIT/FWAIT belongs to x87: not implemented.
-ONE_BYTE[0x9c] = op("PUSHF", "", pushf, { flags: F_D64, bySize: ["PUSHF", "PUSHFD", "PUSHFQ"] });
-ONE_BYTE[0x9d] = op("POPF", "", popf, { flags: F_D64, bySize: ["POPF", "POPFD", "POPFQ"] });
+ONE_BYTE[0x9c] = op("PUSHF", "", pushf, { flags: F_D64, bySize: { 2: "PUSHF", 4: "PUSHFD", 8: "PUSHFQ" } });
+ONE_BYTE[0x9d] = op("POPF", "", popf, { flags: F_D64, bySize: { 2: "POPF", 4: "POPFD", 8: "POPFQ" } });
 ONE_BYTE[0x9e] = op("SAHF", "", sahf);
 ONE_BYTE[0x9f] = op("LAHF", "", lahf);
 
@@ -122,16 +127,16 @@ ONE_BYTE[0xa0] = op("MOV", "AL,Ob", movAO);
 ONE_BYTE[0xa1] = op("MOV", "rAX,Ov", movAO);
 ONE_BYTE[0xa2] = op("MOV", "Ob,AL", movOA);
 ONE_BYTE[0xa3] = op("MOV", "Ov,rAX", movOA);
-function str(name: string, sub: number, specB: string, specV: string, suffix: [string, string, string]): void {
+function str(name: string, sub: number, specB: string, specV: string, suffix: Record<number, string>): void {
   const bAt = { [MOVS]: 0xa4, [CMPS]: 0xa6, [STOS]: 0xaa, [LODS]: 0xac, [SCAS]: 0xae }[sub]!;
   ONE_BYTE[bAt] = op(`${name}B`, specB, stringOp, { sub });
   ONE_BYTE[bAt + 1] = op(`${name}D`, specV, stringOp, { sub, bySize: suffix });
 }
-str("MOVS", MOVS, "Yb,Xb", "Yv,Xv", ["MOVSW", "MOVSD", "MOVSQ"]);
-str("CMPS", CMPS, "Xb,Yb", "Xv,Yv", ["CMPSW", "CMPSD", "CMPSQ"]);
-str("STOS", STOS, "Yb,AL", "Yv,rAX", ["STOSW", "STOSD", "STOSQ"]);
-str("LODS", LODS, "AL,Xb", "rAX,Xv", ["LODSW", "LODSD", "LODSQ"]);
-str("SCAS", SCAS, "AL,Yb", "rAX,Yv", ["SCASW", "SCASD", "SCASQ"]);
+str("MOVS", MOVS, "Yb,Xb", "Yv,Xv", { 2: "MOVSW", 4: "MOVSD", 8: "MOVSQ" });
+str("CMPS", CMPS, "Xb,Yb", "Xv,Yv", { 2: "CMPSW", 4: "CMPSD", 8: "CMPSQ" });
+str("STOS", STOS, "Yb,AL", "Yv,rAX", { 2: "STOSW", 4: "STOSD", 8: "STOSQ" });
+str("LODS", LODS, "AL,Xb", "rAX,Xv", { 2: "LODSW", 4: "LODSD", 8: "LODSQ" });
+str("SCAS", SCAS, "AL,Yb", "rAX,Yv", { 2: "SCASW", 4: "SCASD", 8: "SCASQ" });
 ONE_BYTE[0xa8] = op("TEST", "AL,Ib", testAI);
 ONE_BYTE[0xa9] = op("TEST", "rAX,Iz", testAI);
 
@@ -174,7 +179,7 @@ ONE_BYTE[0xd7] = op("XLATB", "", xlat);
 ONE_BYTE[0xe0] = op("LOOPNE", "Jb", loop, { sub: 2, flags: F_F64 });
 ONE_BYTE[0xe1] = op("LOOPE", "Jb", loop, { sub: 1, flags: F_F64 });
 ONE_BYTE[0xe2] = op("LOOP", "Jb", loop, { sub: 0, flags: F_F64 });
-ONE_BYTE[0xe3] = op("JRCXZ", "Jb", jrcxz, { flags: F_F64, bySize: ["JCXZ", "JECXZ", "JRCXZ"], byAddressSize: true });
+ONE_BYTE[0xe3] = op("JRCXZ", "Jb", jrcxz, { flags: F_F64, bySize: { 2: "JCXZ", 4: "JECXZ", 8: "JRCXZ" }, byAddressSize: true });
 ONE_BYTE[0xe8] = op("CALL", "Jz", callRel, { flags: F_F64 });
 ONE_BYTE[0xe9] = op("JMP", "Jz", jmpRel, { flags: F_F64 });
 ONE_BYTE[0xea] = resolver((d) => (d.codeSize === 8 ? INVALID : undefined)); // JMPF Ap
@@ -214,14 +219,14 @@ ONE_BYTE[0xfe] = group([
   op("DEC", "Eb", incDecE, { sub: 1, flags: F_LOCK }),
   INVALID, INVALID, INVALID, INVALID, INVALID, INVALID,
 ]);
-// FF /3 CALLF and /5 JMPF: with segmentation (part 2).
+// FF /3 CALLF and /5 JMPF (memory only): with segmentation (part 2).
 ONE_BYTE[0xff] = group([
   op("INC", "Ev", incDecE, { sub: 0, flags: F_LOCK }),
   op("DEC", "Ev", incDecE, { sub: 1, flags: F_LOCK }),
   op("CALL", "Ev", callE, { flags: F_F64 }),
-  undefined,
+  byMod(undefined, INVALID),
   op("JMP", "Ev", jmpE, { flags: F_F64 }),
-  undefined,
+  byMod(undefined, INVALID),
   op("PUSH", "Ev", pushE, { flags: F_D64 }),
   INVALID,
 ]);
@@ -246,11 +251,22 @@ TWO_BYTE[0xa5] = op("SHLD", "Ev,Gv,CL", shiftDoubleCL, { sub: 0 });
 TWO_BYTE[0xab] = op("BTS", "Ev,Gv", btxEG, { sub: BTS, flags: F_LOCK });
 TWO_BYTE[0xac] = op("SHRD", "Ev,Gv,Ib", shiftDoubleI, { sub: 1 });
 TWO_BYTE[0xad] = op("SHRD", "Ev,Gv,CL", shiftDoubleCL, { sub: 1 });
-// 0F AE group 15: LFENCE (/5), MFENCE (/6), SFENCE (/7) in their register forms.
-TWO_BYTE[0xae] = byMod(undefined, group([
-  undefined, undefined, undefined, undefined, undefined,
-  op("LFENCE", "", nop, { modrm: true }), op("MFENCE", "", nop, { modrm: true }), op("SFENCE", "", nop, { modrm: true }),
-]));
+// 0F AE group 15, by mandatory prefix (SDM Table A-6). Implemented: LFENCE, MFENCE, SFENCE
+// (no prefix, register forms). The rest (FXSAVE.., CLWB, CLFLUSHOPT, TPAUSE, RDFSBASE..,
+// PTWRITE, INCSSP, CLRSSBSY, UMONITOR, UMWAIT) is not implemented; other encodings are #UD.
+const FENCES = [op("LFENCE", "", nop, { modrm: true }), op("MFENCE", "", nop, { modrm: true }), op("SFENCE", "", nop, { modrm: true })];
+const GROUP15_NP = byMod(undefined, group([INVALID, INVALID, INVALID, INVALID, INVALID, ...FENCES]));
+const GROUP15_66 = group([INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, undefined, byMod(undefined, INVALID)]);
+const GROUP15_F3 = group([
+  byMod(INVALID, undefined), byMod(INVALID, undefined), byMod(INVALID, undefined), byMod(INVALID, undefined),
+  resolver((d) => (d.opsizePrefix ? INVALID : undefined)), // PTWRITE: #UD with 66
+  byMod(INVALID, undefined), undefined, INVALID,
+]);
+const GROUP15_F2 = group([INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, byMod(INVALID, undefined), INVALID]);
+TWO_BYTE[0xae] = resolver((d) => {
+  const p = mandatoryPrefix(d);
+  return p === 0 ? GROUP15_NP : p === 0x66 ? GROUP15_66 : p === 0xf3 ? GROUP15_F3 : GROUP15_F2;
+});
 TWO_BYTE[0xaf] = op("IMUL", "Gv,Ev", imul2);
 TWO_BYTE[0xb0] = op("CMPXCHG", "Eb,Gb", cmpxchg, { flags: F_LOCK });
 TWO_BYTE[0xb1] = op("CMPXCHG", "Ev,Gv", cmpxchg, { flags: F_LOCK });
@@ -280,12 +296,21 @@ TWO_BYTE[0xbe] = op("MOVSX", "Gv,Eb", movsx, { sub: 1 });
 TWO_BYTE[0xbf] = op("MOVSX", "Gv,Ew", movsx, { sub: 2 });
 TWO_BYTE[0xc0] = op("XADD", "Eb,Gb", xadd, { flags: F_LOCK });
 TWO_BYTE[0xc1] = op("XADD", "Ev,Gv", xadd, { flags: F_LOCK });
-// 0F C7 group 9: /1 CMPXCHG8B / CMPXCHG16B (memory only); the rest not implemented.
-const CMPXCHG8B = op("CMPXCHG8B", "Mdq", cmpxchg8b16b, { flags: F_LOCK, bySize: ["CMPXCHG8B", "CMPXCHG8B", "CMPXCHG16B"] });
+// 0F C7 group 9: /1 CMPXCHG8B / CMPXCHG16B (memory only, any prefix). Not implemented:
+// XRSTORS, XSAVEC, XSAVES (/3-/5 memory, no prefix), VMPTRLD/VMCLEAR/VMXON (/6 memory),
+// VMPTRST (/7 memory), RDRAND/SENDUIPI (/6 register), RDSEED/RDPID (/7 register).
+const CMPXCHG8B = op("CMPXCHG8B", "Mdq", cmpxchg8b16b, { flags: F_LOCK, bySize: { 8: "CMPXCHG8B", 16: "CMPXCHG16B" } });
+const noPrefixOnly = resolver((d) => (mandatoryPrefix(d) === 0 ? undefined : INVALID));
+const notF2 = resolver((d) => (mandatoryPrefix(d) === 0xf2 ? INVALID : undefined));
 TWO_BYTE[0xc7] = group([
   INVALID,
   byMod(resolver((d) => (d.rexW && !d.features.cx16 ? INVALID : CMPXCHG8B)), INVALID),
-  undefined, undefined, undefined, undefined, undefined, undefined,
+  INVALID,
+  byMod(noPrefixOnly, INVALID),
+  byMod(noPrefixOnly, INVALID),
+  byMod(noPrefixOnly, INVALID),
+  notF2,
+  byMod(noPrefixOnly, notF2),
 ]);
 for (let r = 0; r < 8; r++) TWO_BYTE[0xc8 + r] = op("BSWAP", "Zv", bswap);
 // 0F FF UD0: with a ModRM byte on Intel, without on AMD.

@@ -40,9 +40,9 @@ export const F_O64 = 16; // valid only in 64-bit mode
 
 export interface Entry {
   readonly kind: "entry";
-  /** Mnemonic; for size-named forms (CBW/CWDE/CDQE...) one per operand size 2, 4, 8. */
+  /** Mnemonic; size-named forms (CBW/CWDE/CDQE...) have one per size in bytes. */
   readonly mnem: string;
-  readonly mnemBySize: readonly [string, string, string] | null;
+  readonly mnemBySize: Readonly<Record<number, string>> | null;
   /** mnemBySize is indexed by the address size (JCXZ/JECXZ/JRCXZ). */
   readonly byAddressSize: boolean;
   readonly ops: readonly OperandSpec[];
@@ -121,7 +121,7 @@ export interface EntryOptions {
   sub?: number;
   flags?: number;
   pick?: (i: Insn) => Handler;
-  bySize?: [string, string, string];
+  bySize?: Record<number, string>;
   byAddressSize?: boolean;
   /** Force a ModRM byte even when no operand names one (group members get this). */
   modrm?: boolean;
@@ -161,6 +161,5 @@ export function resolver(resolve: (d: DecodeContext) => Node): Resolver {
 /** The mnemonic of a decoded instruction (size-named forms resolved). */
 export function mnemonicOf(e: Entry, osize: number, asize: number): string {
   if (e.mnemBySize === null) return e.mnem;
-  const size = e.byAddressSize ? asize : osize;
-  return e.mnemBySize[size === 2 ? 0 : size === 4 ? 1 : 2];
+  return e.mnemBySize[e.byAddressSize ? asize : osize] ?? e.mnem;
 }
