@@ -316,8 +316,9 @@ export class Cpu extends CpuState implements MmuHost {
         this.rhi = i.dispHi;
         return i.disp;
       } else {
+        // lo may go negative or past 2^32 here; the carry into hi is taken below.
         lo = i.disp;
-        hi = i.disp >> 31;
+        hi = 0;
         if (base >= 0) {
           lo += this.lo[base]! >>> 0;
           hi += this.hi[base]!;

@@ -203,7 +203,9 @@ function shiftE(cpu: Cpu, i: Insn, count: number): void {
   count &= size === 8 ? 0x3f : 0x1f;
   const v = readEForWrite(cpu, i, size);
   if (count === 0) {
-    // Nothing changes, but the operand was accessed (faults stand).
+    // Flags and value stay, but a 32-bit register destination is still written, which
+    // in 64-bit mode clears its upper half (as this machine's AMD CPU shows).
+    if (size === 4 && i.mod === 3) cpu.hi[i.rm] = 0;
     return;
   }
   const r = shift(cpu, i.op, size, v, size === 8 ? cpu.rhi : 0, count);
@@ -227,7 +229,10 @@ function shiftDouble(cpu: Cpu, i: Insn, count: number): void {
   const size = i.osize;
   count &= size === 8 ? 0x3f : 0x1f;
   const d = readEForWrite(cpu, i, size);
-  if (count === 0) return;
+  if (count === 0) {
+    if (size === 4 && i.mod === 3) cpu.hi[i.rm] = 0; // the register is written (see shiftE)
+    return;
+  }
   const dHi = size === 8 ? cpu.rhi : 0;
   const s = cpu.getReg(size, i.reg);
   const sHi = size === 8 ? cpu.hi[i.reg]! : 0;

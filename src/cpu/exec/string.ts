@@ -96,7 +96,8 @@ function once(cpu: Cpu, i: Insn, op: number, size: number, delta: number): void 
     default: {
       // SCAS
       const b = cpu.rd(strAddr(cpu, ES, RDI, asize), size);
-      cmpFlags(cpu, size, cpu.getReg(size, 0), cpu.hi[0]!, b, cpu.rhi);
+      const bHi = cpu.rhi;
+      cmpFlags(cpu, size, cpu.getReg(size, 0), cpu.hi[0]!, b, bHi);
       step(cpu, RDI, asize, delta);
     }
   }

@@ -83,9 +83,11 @@ export const xadd: Handler = (cpu, i) => {
 
 /**
  * CMPXCHG Eb,Gb / Ev,Gv (SDM Vol. 2A CMPXCHG): compare the accumulator with DEST; equal:
- * ZF = 1, DEST = SRC; else ZF = 0, accumulator = DEST. DEST is written in both cases
- * (with its own value on failure), so a 32-bit register destination is zero-extended
- * either way, while the accumulator is written only on failure.
+ * ZF = 1, DEST = SRC; else ZF = 0, accumulator = DEST. The accumulator is written only
+ * on failure. On failure Intel writes DEST back with its own value (SDM pseudocode), so
+ * a 32-bit register destination has its upper half cleared; AMD leaves a register
+ * destination untouched (observed on this machine's EPYC by the native oracle test).
+ * A memory destination is written back on both.
  */
 export const cmpxchg: Handler = (cpu, i) => {
   const size = i.osize;
@@ -98,7 +100,7 @@ export const cmpxchg: Handler = (cpu, i) => {
   if (equal) {
     writeBackE(cpu, i, size, cpu.getReg(size, i.reg), cpu.hi[i.reg]!);
   } else {
-    writeBackE(cpu, i, size, d, dHi);
+    if (i.mod !== 3 || cpu.model.vendor === "intel") writeBackE(cpu, i, size, d, dHi);
     cpu.setReg(size, 0, d, dHi);
   }
 };
