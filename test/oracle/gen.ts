@@ -21,6 +21,8 @@ export interface GenTest extends NativeTest {
   undefinedAt: Map<number, number>;
   /** Disassembly, one line per instruction, for failure messages. */
   listing: string[];
+  /** iced mnemonic of each instruction (lower case), for coverage checks. */
+  mnemonics: string[];
 }
 
 export interface GenOptions {
@@ -53,8 +55,11 @@ const R8 = [Register.AL, Register.CL, Register.DL, Register.BL, Register.SPL, Re
   Register.R8L, Register.R9L, Register.R10L, Register.R11L, Register.R12L, Register.R13L, Register.R14L, Register.R15L,
   Register.AH, Register.CH, Register.DH, Register.BH];
 
-/** Mnemonics never generated: their results differ by design (CPUID, RDTSC) or need CPL 0 (HLT). */
-const EXCLUDED = new Set(["cpuid", "rdtsc", "hlt", "ud0", "ud1", "ud2", "int3"]);
+/**
+ * Mnemonics not drawn at random: CPUID and RDTSC differ by design (a model and a step
+ * counter), HLT needs CPL 0; the trapping ones (UD0-2, INT3) only end a sequence.
+ */
+export const EXCLUDED = new Set(["cpuid", "rdtsc", "hlt", "ud0", "ud1", "ud2", "int3"]);
 
 /** Generatable codes: legacy-encoded, valid in 64-bit mode, with operand kinds we can fill. */
 function codePool(): number[] {
@@ -173,7 +178,11 @@ export class SequenceGenerator {
         }
       }
     }
-    if (this.chance(0.03)) items.push(this.emit(st, [Instruction.create(this.pick([Code.Ud2, Code.Int3]))]));
+    // Now and then end on an instruction that traps or faults: #BP and #UD must match too.
+    if (this.chance(0.03)) {
+      const end = this.pick([Code.Ud2, Code.Int3, Code.Ud1_r32_rm32, Code.Ud0_r32_rm32]);
+      items.push(this.emit(st, [end === Code.Ud2 || end === Code.Int3 ? Instruction.create(end) : Instruction.createRegReg(end, Register.EAX, Register.ECX)]));
+    }
 
     // Layout, then forward branch targets at item boundaries within reach.
     const starts: number[] = [];
@@ -186,6 +195,7 @@ export class SequenceGenerator {
     const bytes: number[] = [];
     const listing: string[] = [];
     const undefinedAt = new Map<number, number>();
+    const mnemonics: string[] = [];
     const fmt = new iced.Formatter(iced.FormatterSyntax.Intel);
     items.forEach((it, k) => {
       let target = 0;
@@ -197,6 +207,7 @@ export class SequenceGenerator {
       let at = starts[k]!;
       it.make(target).forEach((ins, j) => {
         undefinedAt.set(at, it.masks[j]!);
+        mnemonics.push(iced.Mnemonic[ins.mnemonic]!.toLowerCase());
         const b = encode(ins, at);
         ins.ip = BigInt(at);
         listing.push(`${at.toString(16)}: ${Buffer.from(b).toString("hex").padEnd(24)} ${fmt.format(ins)}`);
@@ -207,7 +218,7 @@ export class SequenceGenerator {
       if (at !== starts[k]! + it.len) throw new Error(`generator: item length changed (${at - starts[k]!} vs ${it.len}) at ${listing.slice(-3).join(" / ")}`);
     });
     fmt.free();
-    return { code: Uint8Array.from(bytes), codeAddr, regs, rflags, undefinedFlags: st.undef, undefinedAt, listing };
+    return { code: Uint8Array.from(bytes), codeAddr, regs, rflags, undefinedFlags: st.undef, undefinedAt, listing, mnemonics };
   }
 
   // ---- items --------------------------------------------------------------------------
