@@ -55,7 +55,7 @@ export class GuestMemory {
       throw new RangeError(`guest RAM size ${bytes} is not a positive multiple of ${PAGE_SIZE}`);
     }
     this.bytes = bytes;
-    this.npages = bytes >>> PAGE_SHIFT;
+    this.npages = bytes / PAGE_SIZE;
     this.pages = new Array<Uint8Array>(this.npages).fill(ZERO_PAGE);
     this.wfast = new Uint32Array(this.npages);
     this.owner = new Uint32Array(this.npages);

@@ -26,7 +26,6 @@ export interface GenTest extends NativeTest {
 }
 
 export interface GenOptions {
-  seed: string;
   count: number;
   /** Main instructions per sequence (set-up instructions come on top). */
   maxLength?: number;
