@@ -9,6 +9,7 @@ import { CaseRunner } from "../../src/case/run.js";
 import type { CaseResult } from "../../src/case/result.js";
 import { parseBytes } from "../../src/case/hex.js";
 import { disassemble } from "../disasm.js";
+import { prettyJson } from "../pretty.js";
 
 export class UsageError extends Error {}
 
@@ -59,7 +60,7 @@ export async function execCommand(file: string | undefined, opts: ExecOptions, o
   if (file !== undefined) {
     const text = readInput(file);
     const o = execText(runner, text, file);
-    out(o.ok ? JSON.stringify(o.result, null, 2) : JSON.stringify(o.line));
+    out(o.ok ? prettyJson(o.result) : JSON.stringify(o.line));
     return o.ok ? 0 : 1;
   }
   const name = opts.batch!;

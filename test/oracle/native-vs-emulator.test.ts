@@ -3,7 +3,7 @@
 // static ELF and in the emulator with vendor "amd" (this machine is an AMD EPYC). Every
 // GPR, RIP, the data region and every flag the SDM defines must match.
 //
-// HVDIFF_ORACLE_BATCHES=N runs N batches of 1500 sequences (default 3) for a longer soak;
+// HVDIFF_ORACLE_BATCHES=N runs N batches of 1500 sequences (default 6) for a longer soak;
 // HVDIFF_ORACLE_SEED changes the seed.
 
 import { describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { DATA_BASE, DATA_SIZE, runNative, type NativeResult } from "./native.js"
 import { EXCLUDED, SequenceGenerator, type GenTest } from "./gen.js";
 import { implementedMnemonics } from "../support/iced.js";
 
-const BATCHES = Number(process.env["HVDIFF_ORACLE_BATCHES"] ?? "3");
+const BATCHES = Number(process.env["HVDIFF_ORACLE_BATCHES"] ?? "6");
 const PER_BATCH = 1500;
 const SEED = process.env["HVDIFF_ORACLE_SEED"] ?? "hvdiff-oracle-1";
 const REG_NAMES = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];

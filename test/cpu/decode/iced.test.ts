@@ -3,18 +3,15 @@
 // 64-bit mode, or both decoders must reject them. `unsupported` is allowed only where
 // iced-x86 names an instruction outside the implemented set.
 
-import { createRequire } from "node:module";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type * as Iced from "iced-x86";
 import { Decoder } from "../../../src/cpu/decode/decoder.js";
 import { BASE_MOFFS, BASE_RIP, REG8_HIGH, type Insn } from "../../../src/cpu/decode/insn.js";
 import { ONE_BYTE, TWO_BYTE } from "../../../src/cpu/decode/opcodes.js";
-import { mnemonicOf, type Entry, type Node } from "../../../src/cpu/decode/table.js";
+import { mnemonicOf, type Entry } from "../../../src/cpu/decode/table.js";
 import { cpuFeatures, type Vendor } from "../../../src/cpu/cpuid.js";
 import { CpuFault } from "../../../src/cpu/exceptions.js";
-
-const iced = createRequire(import.meta.url)("iced-x86") as typeof Iced;
+import { iced, implementedMnemonics, type Iced } from "../../support/iced.js";
 
 const REG64 = ["RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"];
 const REG32 = ["EAX", "ECX", "EDX", "EBX", "ESP", "EBP", "ESI", "EDI", "R8D", "R9D", "R10D", "R11D", "R12D", "R13D", "R14D", "R15D"];
@@ -32,27 +29,6 @@ const SIZE_OF_SPEC: Record<string, number> = { b: 1, w: 2, d: 4, q: 8 };
 /** Everything iced may call a hint NOP in 0F 18-0F 1F. */
 const HINT_NOP = /^(Nop|Reservednop|Prefetch\w*|Endbr\w*|Bnd\w*|Cldemote|Rdssp\w|Nopw|Nopd|Nopq|Prefetchit\d)$/i;
 
-/** The mnemonics this issue implements: iced must not name one of these where we say unsupported. */
-function implementedMnemonics(): Set<string> {
-  const out = new Set<string>();
-  const walk = (n: Node, seen: Set<unknown>): void => {
-    if (n === undefined || seen.has(n)) return;
-    seen.add(n);
-    if (n.kind === "entry") {
-      out.add(n.mnem.toLowerCase());
-      for (const m of Object.values(n.mnemBySize ?? {})) out.add(m.toLowerCase());
-    } else if (n.kind === "group") n.byReg.forEach((x) => walk(x, seen));
-    else if (n.kind === "mod") {
-      walk(n.mem, seen);
-      walk(n.reg, seen);
-    }
-  };
-  const seen = new Set<unknown>();
-  [...ONE_BYTE, ...TWO_BYTE].forEach((n) => walk(n, seen));
-  // Resolver-selected entries (MOVSXD, POPCNT, LZCNT, TZCNT, NOP/PAUSE/XCHG...).
-  for (const m of ["movsxd", "popcnt", "lzcnt", "tzcnt", "bsf", "bsr", "nop", "pause", "xchg", "cmpxchg8b", "cmpxchg16b", "ud0", "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"]) out.add(m);
-  return out;
-}
 const IMPLEMENTED = implementedMnemonics();
 /** iced Code names of forms that share a mnemonic with this issue but belong to a later one (segment registers, far CALL/JMP). */
 const LATER = /Sreg|_m16(16|32|64)$/;
