@@ -355,6 +355,38 @@ export class Cpu extends CpuState implements MmuHost {
    * for canonical form in 64-bit mode (#GP(0), or #SS(0) for the stack segment).
    */
   ea(i: Insn): number {
+    if (i.asize === 8) {
+      // Fast path: when every register term is below 2^52 in magnitude the double sum
+      // is the exact integer, and within the canonical range it equals the 64-bit
+      // (mod 2^64) result. Anything else takes the exact 32-bit-halves path.
+      const base = i.base;
+      let a: number;
+      if (base >= 0 && base < 16) {
+        const h = this.hi[base]!;
+        if (((h + 0x100000) >>> 21) !== 0) return this.eaExact(i);
+        a = h * TWO32 + (this.lo[base]! >>> 0) + i.disp;
+      } else if (base === BASE_RIP) {
+        a = this.rip + i.disp;
+      } else if (base === BASE_MOFFS) {
+        return this.eaExact(i);
+      } else {
+        a = i.disp;
+      }
+      const index = i.index;
+      if (index >= 0) {
+        const h = this.hi[index]!;
+        if (((h + 0x20000) >>> 18) !== 0) return this.eaExact(i);
+        a += (h * TWO32 + (this.lo[index]! >>> 0)) * (1 << i.scale);
+      }
+      if (i.seg >= FS) a += this.segBase(i.seg);
+      if (a >= CANON_LIMIT || a < -CANON_LIMIT) throw new CpuFault(i.seg === SS ? SS_FAULT : GP, 0);
+      return a;
+    }
+    return this.eaExact(i);
+  }
+
+  /** ea() computed exactly on 32-bit halves (any register values). */
+  private eaExact(i: Insn): number {
     const lo = this.effOffset(i);
     return this.linear(i.seg, lo, i.asize === 8 ? this.rhi : 0);
   }

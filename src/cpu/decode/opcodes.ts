@@ -8,7 +8,7 @@ import {
   byMod, F_D64, F_F64, F_I64, F_LOCK, group, INVALID, op, resolver, type DecodeContext, type Node,
 } from "./table.js";
 import {
-  ALU_NAMES, aluAI, aluEI, aluGE, aluEG, CMP, incDecE, incDecZ, negE, notE, pickAluEG, pickAluEI,
+  ALU_NAMES, aluAI, aluEI, aluGE, aluEG, CMP, incDecE, incDecZ, negE, notE, pickAluEG, pickAluEI, pickIncDec,
   testAI, testEG, testEI,
 } from "../exec/alu.js";
 import {
@@ -221,8 +221,8 @@ ONE_BYTE[0xfe] = group([
 ]);
 // FF /3 CALLF and /5 JMPF (memory only): with segmentation (part 2).
 ONE_BYTE[0xff] = group([
-  op("INC", "Ev", incDecE, { sub: 0, flags: F_LOCK }),
-  op("DEC", "Ev", incDecE, { sub: 1, flags: F_LOCK }),
+  op("INC", "Ev", incDecE, { sub: 0, flags: F_LOCK, pick: pickIncDec }),
+  op("DEC", "Ev", incDecE, { sub: 1, flags: F_LOCK, pick: pickIncDec }),
   op("CALL", "Ev", callE, { flags: F_F64 }),
   byMod(undefined, INVALID),
   op("JMP", "Ev", jmpE, { flags: F_F64 }),

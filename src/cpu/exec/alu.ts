@@ -172,11 +172,6 @@ export function pickAluEG(i: Insn): Handler {
   return aluEG;
 }
 
-export function pickAluGE(i: Insn): Handler {
-  // op Gv,Ev with a register source is op Ev,Gv with the roles swapped.
-  return aluGE;
-}
-
 export function pickAluEI(i: Insn): Handler {
   if (i.mod === 3 && i.osize === 4) return aluEI32r;
   if (i.mod === 3 && i.osize === 8) return aluEI64r;
@@ -256,6 +251,22 @@ export const incDecE: Handler = (cpu, i) => {
   const r = incDec(cpu, i, size, a, cpu.rhi);
   writeBackE(cpu, i, size, r, cpu.rhi);
 };
+
+/** INC/DEC r32 and r64: the register forms, chosen by pickIncDec. */
+const incDec32r: Handler = (cpu, i) => {
+  cpu.lo[i.rm] = incDec(cpu, i, 4, cpu.lo[i.rm]!, 0);
+  cpu.hi[i.rm] = 0;
+};
+const incDec64r: Handler = (cpu, i) => {
+  cpu.lo[i.rm] = incDec(cpu, i, 8, cpu.lo[i.rm]!, cpu.hi[i.rm]!);
+  cpu.hi[i.rm] = cpu.rhi;
+};
+
+export function pickIncDec(i: Insn): Handler {
+  if (i.mod === 3 && i.osize === 4) return incDec32r;
+  if (i.mod === 3 && i.osize === 8) return incDec64r;
+  return incDecE;
+}
 
 export const incDecZ: Handler = (cpu, i) => {
   const size = i.osize;
