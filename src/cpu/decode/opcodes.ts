@@ -189,26 +189,21 @@ ONE_BYTE[0xeb] = op("JMP", "Jb", jmpRel, { flags: F_F64 });
 // ---- F0-FF ------------------------------------------------------------------------------
 ONE_BYTE[0xf4] = op("HLT", "", hlt);
 ONE_BYTE[0xf5] = op("CMC", "", carryOp, { sub: 2 });
-ONE_BYTE[0xf6] = group([
-  op("TEST", "Eb,Ib", testEI, { modrm: true }),
-  op("TEST", "Eb,Ib", testEI, { modrm: true }),
-  op("NOT", "Eb", notE, { flags: F_LOCK }),
-  op("NEG", "Eb", negE, { flags: F_LOCK }),
-  op("MUL", "Eb", mul),
-  op("IMUL", "Eb", imul1),
-  op("DIV", "Eb", div),
-  op("IDIV", "Eb", idiv),
-]);
-ONE_BYTE[0xf7] = group([
-  op("TEST", "Ev,Iz", testEI, { modrm: true }),
-  op("TEST", "Ev,Iz", testEI, { modrm: true }),
-  op("NOT", "Ev", notE, { flags: F_LOCK }),
-  op("NEG", "Ev", negE, { flags: F_LOCK }),
-  op("MUL", "Ev", mul),
-  op("IMUL", "Ev", imul1),
-  op("DIV", "Ev", div),
-  op("IDIV", "Ev", idiv),
-]);
+/** Group 3 (F6 byte, F7 word/dword/qword): TEST NOT NEG MUL IMUL DIV IDIV; /1 is TEST too. */
+function group3(e: "Eb" | "Ev"): Node {
+  const test = op("TEST", `${e},${e === "Eb" ? "Ib" : "Iz"}`, testEI, { modrm: true });
+  return group([
+    test, test,
+    op("NOT", e, notE, { flags: F_LOCK }),
+    op("NEG", e, negE, { flags: F_LOCK }),
+    op("MUL", e, mul),
+    op("IMUL", e, imul1),
+    op("DIV", e, div),
+    op("IDIV", e, idiv),
+  ]);
+}
+ONE_BYTE[0xf6] = group3("Eb");
+ONE_BYTE[0xf7] = group3("Ev");
 ONE_BYTE[0xf8] = op("CLC", "", carryOp, { sub: 0 });
 ONE_BYTE[0xf9] = op("STC", "", carryOp, { sub: 1 });
 // FA CLI, FB STI: with interrupts (part 2).

@@ -65,6 +65,31 @@ function alu64(cpu: Cpu, op: number, aLo: number, aHi: number, bLo: number, bHi:
   return rLo;
 }
 
+/**
+ * `a op b` at `size` bytes (1, 2, 4, 8) with its flags; returns the low result, the high
+ * half in cpu.rhi for 8 bytes. Shared by XADD, CMPXCHG, CMPS and SCAS.
+ */
+export function aluOp(cpu: Cpu, op: number, size: number, a: number, aHi: number, b: number, bHi: number): number {
+  return size === 8 ? alu64(cpu, op, a, aHi, b, bHi) : aluSmall(cpu, op, size, a, b);
+}
+
+/**
+ * Flags that follow a result (ZF, SF, PF) with CF, OF and AF given: for shifts,
+ * multiplications and logic operations.
+ */
+export function resultFlags(cpu: Cpu, size: number, lo: number, hi: number, cf: number, of: number, af: number): void {
+  const lf = cpu.lf;
+  if (size === 8) {
+    lf.res = lo;
+    lf.resHi = hi;
+  } else {
+    const r = signExtend(lo, size);
+    lf.res = r;
+    lf.resHi = r >> 31;
+  }
+  lf.aux = auxOf(cf, of, af);
+}
+
 /** dst = dst op src at `size` bytes (CMP computes flags only). E is the destination. */
 function aluToE(cpu: Cpu, i: Insn, bLo: number, bHi: number): void {
   const size = i.osize;
@@ -181,16 +206,8 @@ export function pickAluEI(i: Insn): Handler {
 // ---------------------------------------------------------------- TEST
 
 function testValues(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi: number): void {
-  const lf = cpu.lf;
-  if (size === 8) {
-    lf.res = a & b;
-    lf.resHi = aHi & bHi;
-  } else {
-    const r = signExtend(a & b, size);
-    lf.res = r;
-    lf.resHi = r >> 31;
-  }
-  lf.aux = 0; // CF = OF = 0; AF undefined (left 0)
+  // CF = OF = 0; AF is undefined (this model clears it).
+  resultFlags(cpu, size, a & b, aHi & bHi, 0, 0, 0);
 }
 
 /** TEST Eb,Gb / TEST Ev,Gv */

@@ -7,22 +7,14 @@
 import type { Cpu } from "../cpu.js";
 import type { Handler, Insn } from "../decode/insn.js";
 import { CpuFault, DE } from "../exceptions.js";
-import { auxOf } from "../flags.js";
+import { resultFlags } from "./alu.js";
 import { divU128, mulS64, mulU32, mulU64, neg128, w } from "../int64.js";
 import { readE, signExtend } from "./operand.js";
 
+/** CF = OF = the product did not fit; SF ZF PF from the low half; AF cleared. */
 function mulFlags(cpu: Cpu, size: number, lo: number, hi: number, overflow: boolean): void {
-  const lf = cpu.lf;
-  if (size === 8) {
-    lf.res = lo;
-    lf.resHi = hi;
-  } else {
-    const s = signExtend(lo, size);
-    lf.res = s;
-    lf.resHi = s >> 31;
-  }
   const o = overflow ? 1 : 0;
-  lf.aux = auxOf(o, o, 0);
+  resultFlags(cpu, size, lo, hi, o, o, 0);
 }
 
 /** MUL E (F6/F7 /4): unsigned rAX * E into rDX:rAX (AX for bytes). */

@@ -9,7 +9,7 @@
 
 import type { Cpu } from "../cpu.js";
 import type { Handler, Insn } from "../decode/insn.js";
-import { auxOf } from "../flags.js";
+import { resultFlags } from "./alu.js";
 import { readEForWrite, signExtend, writeBackE } from "./operand.js";
 
 export const ROL = 0, ROR = 1, RCL = 2, RCR = 3, SHL = 4, SHR = 5, SAL = 6, SAR = 7;
@@ -19,18 +19,9 @@ function bit(lo: number, hi: number, k: number): number {
   return k < 32 ? (lo >>> k) & 1 : (hi >>> (k - 32)) & 1;
 }
 
-/** Set result-based flags (ZF SF PF) plus CF/OF for a shift of `size` bytes. */
+/** Result flags plus CF/OF for a shift of `size` bytes (AF: undefined, cleared here). */
 function shiftFlags(cpu: Cpu, size: number, lo: number, hi: number, cf: number, of: number): void {
-  const lf = cpu.lf;
-  if (size === 8) {
-    lf.res = lo;
-    lf.resHi = hi;
-  } else {
-    const s = signExtend(lo, size);
-    lf.res = s;
-    lf.resHi = s >> 31;
-  }
-  lf.aux = auxOf(cf, of, 0);
+  resultFlags(cpu, size, lo, hi, cf, of, 0);
 }
 
 // 64-bit shifts on halves, 0 <= n <= 64, results in t[0] (low) and t[1] (high). JS

@@ -9,9 +9,9 @@
 import type { Cpu } from "../cpu.js";
 import type { Handler, Insn } from "../decode/insn.js";
 import { P_REP, P_REPNE } from "../decode/insn.js";
-import { aux16, aux32, aux64, aux8, DF, subBout } from "../flags.js";
+import { DF } from "../flags.js";
 import { ES, RCX, RDI, RSI } from "../state.js";
-import { signExtend } from "./operand.js";
+import { aluOp, CMP } from "./alu.js";
 
 export const MOVS = 0, CMPS = 1, STOS = 2, LODS = 3, SCAS = 4;
 
@@ -43,26 +43,6 @@ function decCount(cpu: Cpu, asize: number): void {
   step(cpu, RCX, asize, -1);
 }
 
-/** Flags of a - b at `size` (CMPS, SCAS). */
-function cmpFlags(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi: number): void {
-  const lf = cpu.lf;
-  if (size === 8) {
-    const lo = (a - b) | 0;
-    const vLo = subBout(a, b, lo);
-    const hi = (aHi - bHi - (vLo >>> 31)) | 0;
-    lf.res = lo;
-    lf.resHi = hi;
-    lf.aux = aux64(vLo, subBout(aHi, bHi, hi));
-    return;
-  }
-  const r = a - b;
-  const v = subBout(a, b, r);
-  const s = signExtend(r | 0, size);
-  lf.res = s;
-  lf.resHi = s >> 31;
-  lf.aux = size === 4 ? aux32(v) : size === 2 ? aux16(v) : aux8(v);
-}
-
 /** One iteration of string operation `op`. */
 function once(cpu: Cpu, i: Insn, op: number, size: number, delta: number): void {
   const asize = i.asize;
@@ -78,7 +58,7 @@ function once(cpu: Cpu, i: Insn, op: number, size: number, delta: number): void 
       const a = cpu.rd(strAddr(cpu, i.seg, RSI, asize), size);
       const aHi = cpu.rhi;
       const b = cpu.rd(strAddr(cpu, ES, RDI, asize), size);
-      cmpFlags(cpu, size, a, aHi, b, cpu.rhi);
+      aluOp(cpu, CMP, size, a, aHi, b, cpu.rhi);
       step(cpu, RSI, asize, delta);
       step(cpu, RDI, asize, delta);
       break;
@@ -97,7 +77,7 @@ function once(cpu: Cpu, i: Insn, op: number, size: number, delta: number): void 
       // SCAS
       const b = cpu.rd(strAddr(cpu, ES, RDI, asize), size);
       const bHi = cpu.rhi;
-      cmpFlags(cpu, size, cpu.getReg(size, 0), cpu.hi[0]!, b, bHi);
+      aluOp(cpu, CMP, size, cpu.getReg(size, 0), cpu.hi[0]!, b, bHi);
       step(cpu, RDI, asize, delta);
     }
   }

@@ -3,9 +3,9 @@
 
 import type { Handler } from "../decode/insn.js";
 import { CpuFault, GP } from "../exceptions.js";
-import { addCout, aux16, aux32, aux64, aux8, subBout, ZF } from "../flags.js";
-import type { Cpu } from "../cpu.js";
-import { readEForWrite, signExtend, writeBackE } from "./operand.js";
+import { ZF } from "../flags.js";
+import { ADD, aluOp, CMP } from "./alu.js";
+import { readEForWrite, writeBackE } from "./operand.js";
 
 /** XCHG Eb,Gb / XCHG Ev,Gv */
 export const xchgEG: Handler = (cpu, i) => {
@@ -28,54 +28,13 @@ export const xchgZA: Handler = (cpu, i) => {
   cpu.setReg(size, r, a, aHi);
 };
 
-/** Flags of dst + src (XADD) or acc - dst (CMPXCHG) at `size`; returns the low result. */
-function addFlags(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi: number): number {
-  const lf = cpu.lf;
-  if (size === 8) {
-    const lo = (a + b) | 0;
-    const vLo = addCout(a, b, lo);
-    const hi = (aHi + bHi + (vLo >>> 31)) | 0;
-    lf.res = lo;
-    lf.resHi = hi;
-    lf.aux = aux64(vLo, addCout(aHi, bHi, hi));
-    cpu.rhi = hi;
-    return lo;
-  }
-  const r = a + b;
-  const v = addCout(a, b, r);
-  const s = signExtend(r | 0, size);
-  lf.res = s;
-  lf.resHi = s >> 31;
-  lf.aux = size === 4 ? aux32(v) : size === 2 ? aux16(v) : aux8(v);
-  return s;
-}
-
-function subFlags(cpu: Cpu, size: number, a: number, aHi: number, b: number, bHi: number): void {
-  const lf = cpu.lf;
-  if (size === 8) {
-    const lo = (a - b) | 0;
-    const vLo = subBout(a, b, lo);
-    const hi = (aHi - bHi - (vLo >>> 31)) | 0;
-    lf.res = lo;
-    lf.resHi = hi;
-    lf.aux = aux64(vLo, subBout(aHi, bHi, hi));
-    return;
-  }
-  const r = a - b;
-  const v = subBout(a, b, r);
-  const s = signExtend(r | 0, size);
-  lf.res = s;
-  lf.resHi = s >> 31;
-  lf.aux = size === 4 ? aux32(v) : size === 2 ? aux16(v) : aux8(v);
-}
-
 /** XADD Eb,Gb / XADD Ev,Gv: TEMP = SRC + DEST; SRC = DEST; DEST = TEMP (SDM Vol. 2C XADD). */
 export const xadd: Handler = (cpu, i) => {
   const size = i.osize;
   const d = readEForWrite(cpu, i, size);
   const dHi = cpu.rhi;
   const s = cpu.getReg(size, i.reg);
-  const sum = addFlags(cpu, size, d, dHi, s, cpu.hi[i.reg]!);
+  const sum = aluOp(cpu, ADD, size, d, dHi, s, cpu.hi[i.reg]!);
   const sumHi = cpu.rhi;
   cpu.setReg(size, i.reg, d, dHi);
   writeBackE(cpu, i, size, sum, sumHi);
@@ -95,7 +54,7 @@ export const cmpxchg: Handler = (cpu, i) => {
   const dHi = cpu.rhi;
   const acc = cpu.getReg(size, 0);
   const accHi = cpu.hi[0]!;
-  subFlags(cpu, size, acc, accHi, d, dHi);
+  aluOp(cpu, CMP, size, acc, accHi, d, dHi);
   const equal = size === 8 ? acc === d && accHi === dHi : ((acc ^ d) & sizeMask(size)) === 0;
   if (equal) {
     writeBackE(cpu, i, size, cpu.getReg(size, i.reg), cpu.hi[i.reg]!);
