@@ -8,10 +8,6 @@ export interface Hex64 {
 
 const HEX64 = /^0x[0-9a-fA-F]{1,16}$/;
 
-export function isHex64(s: string): boolean {
-  return HEX64.test(s);
-}
-
 /** "0x..." -> halves (lo and hi as int32). Throws on a malformed string. */
 export function parseHex64(s: string): Hex64 {
   if (!HEX64.test(s)) throw new Error(`'${s}' is not a 0x-prefixed hex number of at most 64 bits`);

@@ -82,9 +82,8 @@ export class Cpu extends CpuState implements MmuHost {
   /** RIP of the first byte of the current fetch page, or NaN; and that page's cache. */
   private fetchBase = NaN;
   private fetchPage: CodePage = new CodePage();
-  /** Decode-cache statistics. */
+  /** Instructions decoded (decode-cache misses), for the benchmark's hit rate. */
   decodes = 0;
-  fetchMisses = 0;
 
   constructor(mem: GuestMemory, model: CpuModel = DEFAULT_CPU_MODEL) {
     super();
@@ -195,9 +194,8 @@ export class Cpu extends CpuState implements MmuHost {
   }
 
   /** End the run at an instruction the emulator does not implement. */
-  stopUnsupported(i: Insn): never {
+  stopUnsupported(): never {
     this.rip = this.insnRip;
-    void i;
     this.exit = { kind: "unsupported", bytes: this.peekCode(this.insnRip), rip: this.insnRip };
     throw new RunStop("unsupported");
   }
@@ -238,7 +236,6 @@ export class Cpu extends CpuState implements MmuHost {
   };
 
   private fetchSlow(rip: number): Insn {
-    this.fetchMisses++;
     const lin = this.codeLinear(rip, 0);
     const pa = this.translateFor(lin, ACC_FETCH);
     const ppn = Math.floor(pa / 4096);
@@ -284,12 +281,6 @@ export class Cpu extends CpuState implements MmuHost {
   /** A watched code page is about to be written: forget what was decoded from it. */
   invalidateCode(ppn: number): void {
     for (let m = 1; m <= 4; m <<= 1) this.codePages.delete(ppn * 4 + m);
-    this.fetchBase = NaN;
-  }
-
-  /** Drop every decoded instruction (after a snapshot restore, say). */
-  invalidateAllCode(): void {
-    this.codePages.clear();
     this.fetchBase = NaN;
   }
 
@@ -593,13 +584,6 @@ export class Cpu extends CpuState implements MmuHost {
     this.translateFor(lin, ACC_WRITE);
     const last = this.addLinear(lin, size - 1);
     if (pageNumber(last) !== pageNumber(lin)) this.translateFor(last, ACC_WRITE);
-  }
-
-  /** Fault now if any byte of [lin, lin+size) is not readable. */
-  probeRead(lin: number, size: number): void {
-    this.translateFor(lin, ACC_READ);
-    const last = this.addLinear(lin, size - 1);
-    if (pageNumber(last) !== pageNumber(lin)) this.translateFor(last, ACC_READ);
   }
 
   /**

@@ -25,8 +25,8 @@ export const raiseUD: Handler = () => {
 };
 
 /** Handler of valid encodings this emulator does not implement. */
-export const unsupported: Handler = (cpu, i) => {
-  cpu.stopUnsupported(i);
+export const unsupported: Handler = (cpu) => {
+  cpu.stopUnsupported();
 };
 
 // 16-bit ModRM addressing (SDM Table 2-1): base, index for rm = 0..7.

@@ -36,11 +36,6 @@ export function writeE(cpu: Cpu, i: Insn, size: number, lo: number, hi: number):
   else cpu.wr(cpu.ea(i), size, lo, hi);
 }
 
-/** Mask a value to `size` bytes (sizes 1, 2, 4; 4 gives the int32 value). */
-export function narrow(v: number, size: number): number {
-  return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v | 0;
-}
-
 /** Sign-extend a `size`-byte value to int32. */
 export function signExtend(v: number, size: number): number {
   return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
