@@ -7,15 +7,21 @@ import { PAGE_SHIFT } from "../mem/memory.js";
 import { cpuFeatures, DEFAULT_CPU_MODEL, type CpuFeatures, type CpuModel } from "./cpuid.js";
 import { Decoder, MAX_INSN_LEN, type ByteSource } from "./decode/decoder.js";
 import { BASE_MOFFS, BASE_RIP, Insn, REG8_HIGH } from "./decode/insn.js";
-import { CpuFault, GP, RunStop, SS as SS_FAULT } from "./exceptions.js";
+import {
+  CpuFault, DB, FAULT_HARDWARE, FAULT_PRIVILEGED_SOFTWARE, FAULT_SOFTWARE, GP, PF, RunStop, SS as SS_FAULT,
+} from "./exceptions.js";
+import { deliverEvent, deliverEventOnce, EventKind, TripleFault, type Event } from "./events.js";
 import {
   ACC_FETCH, ACC_READ, ACC_WRITE, flushTlb, pageNumber, TLB_MASK, TLB_SIZE, translate, type MmuHost,
 } from "./mmu.js";
 import { MsrStore } from "./msr.js";
 import {
-  ATTR_DB, ATTR_L, CR0_PE, CS, CpuState, EFER_LMA, FS, SS,
+  ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CS, CpuState, EFER_LMA, FS, SS,
 } from "./state.js";
-import { VM } from "./flags.js";
+import { IF, TF, VM } from "./flags.js";
+
+/** DR6.BS: the #DB was a single-step trap. */
+const DR6_BS = 1 << 14;
 
 /** How a run ended (cases.md, exit.kind). */
 export type Exit =
@@ -142,8 +148,10 @@ export class Cpu extends CpuState implements MmuHost {
         this.loop();
       } catch (e) {
         if (e instanceof CpuFault) this.fault(e);
+        else if (e instanceof TripleFault) this.exit = { kind: "triple-fault" };
         else if (e instanceof RunStop) {
           if (e.reason === "hlt") this.exit = { kind: "hlt" };
+          else if (e.reason === "triple-fault") this.exit = { kind: "triple-fault" };
         } else {
           this.rip = this.insnRip;
           this.exit = { kind: "crash", message: e instanceof Error ? `${e.message}` : String(e) };
@@ -164,6 +172,7 @@ export class Cpu extends CpuState implements MmuHost {
         this.exit = { kind: "step-limit" };
         return;
       }
+      if (this.eventPending && this.serviceEvents()) continue;
       const rip = this.rip;
       if (rip === this.stopRip) {
         this.exit = { kind: "end" };
@@ -179,6 +188,7 @@ export class Cpu extends CpuState implements MmuHost {
       this.rip = next;
       i.fn(this, i);
       this.steps++;
+      if (this.eventPending) this.afterInstruction();
     }
   }
 
@@ -187,10 +197,113 @@ export class Cpu extends CpuState implements MmuHost {
     return this.codeSize === 4 ? next % TWO32 : next & 0xffff;
   }
 
+  // ---------------------------------------------------------------- events
+
+  /** `stop`: the first exception ends the run; `deliver`: through the IVT/IDT/FRED. */
+  exceptionMode: "stop" | "deliver" = "stop";
+  /** Something needs the slow path at an instruction boundary (see serviceEvents). */
+  private eventPending = false;
+  /** External interrupt vectors waiting for IF = 1, oldest first. */
+  private readonly pendingInterrupts: number[] = [];
+  /** Interrupts are blocked before the instruction at this step count (STI, MOV SS). */
+  private shadowAt = -1;
+  /** TF was set when the current instruction began: #DB (single step) follows it. */
+  private stepTrap = false;
+
+  /** The hypervisor model raises an external interrupt (delivered when IF = 1). */
+  injectInterrupt(vector: number): void {
+    this.pendingInterrupts.push(vector & 0xff);
+    this.eventPending = true;
+  }
+
+  /** STI / MOV SS / POP SS: block interrupts until after the next instruction. */
+  setInterruptShadow(): void {
+    this.shadowAt = this.steps + 1;
+    this.eventPending = true;
+  }
+
+  /** True while interrupts are blocked by STI or MOV SS (FRED's SS word bit 16). */
+  stiBlocking(): boolean {
+    return this.shadowAt === this.steps;
+  }
+
+  /** A single-step #DB is due after the next instruction (ERETx with TF, POPF...). */
+  pendSingleStep(): void {
+    this.eventPending = true;
+  }
+
+  override setRflags(v: number): void {
+    super.setRflags(v);
+    if ((v & TF) !== 0 || (v & IF) !== 0) this.eventPending = true;
+  }
+
+  /**
+   * Before an instruction: deliver a pending external interrupt when IF = 1 and no
+   * shadow; arm the single-step trap when TF = 1. Returns true when an event was
+   * delivered (the loop then starts again at the handler).
+   */
+  private serviceEvents(): boolean {
+    const shadow = this.shadowAt === this.steps;
+    if (!shadow && this.pendingInterrupts.length > 0 && (this.flagsOther & IF) !== 0) {
+      const vector = this.pendingInterrupts.shift()!;
+      this.insnRip = this.rip;
+      this.raiseEvent({ vector, errorCode: null, kind: EventKind.External, returnRip: this.rip, data: 0 });
+      this.eventPending = true;
+      return true;
+    }
+    this.stepTrap = (this.flagsOther & TF) !== 0;
+    this.eventPending = this.stepTrap || this.pendingInterrupts.length > 0 || this.shadowAt >= this.steps;
+    return false;
+  }
+
+  /** After an instruction: the single-step trap (#DB with DR6.BS, SDM Vol. 3A 18.3.1.4). */
+  private afterInstruction(): void {
+    if (this.stepTrap) {
+      this.stepTrap = false;
+      throw new CpuFault(DB, null, true, FAULT_HARDWARE, DR6_BS);
+    }
+  }
+
+  /** FRED event data of an exception: CR2 for #PF, the DR6 bits for #DB. */
+  faultData(e: CpuFault): number {
+    if (e.vector === PF) return this.cr2Hi * TWO32 + (this.cr2Lo >>> 0);
+    return e.data;
+  }
+
   private fault(e: CpuFault): void {
     // Faults report the faulting instruction; traps the instruction after it.
     if (!e.trap) this.rip = this.insnRip;
-    this.exit = { kind: "exception", vector: e.vector, errorCode: e.errorCode, rip: this.insnRip };
+    if (this.exceptionMode === "stop") {
+      this.exit = { kind: "exception", vector: e.vector, errorCode: e.errorCode, rip: this.insnRip };
+      return;
+    }
+    const kind = e.source === FAULT_SOFTWARE ? EventKind.SoftwareException
+      : e.source === FAULT_PRIVILEGED_SOFTWARE ? EventKind.PrivilegedSoftwareException : EventKind.Exception;
+    this.raiseEvent({
+      vector: e.vector,
+      errorCode: e.errorCode,
+      kind,
+      returnRip: this.rip,
+      data: this.faultData(e),
+      insnLen: kind === EventKind.Exception ? 0 : this.rip - this.insnRip,
+    });
+  }
+
+  /**
+   * Deliver an event now (an exception in `deliver` mode, INT n, an external interrupt).
+   * In `stop` mode a fault during delivery ends the run as that exception.
+   */
+  raiseEvent(ev: Event): void {
+    try {
+      if (this.exceptionMode === "stop") deliverEventOnce(this, ev);
+      else deliverEvent(this, ev);
+    } catch (e) {
+      if (e instanceof TripleFault) {
+        this.exit = { kind: "triple-fault" };
+        throw new RunStop("triple-fault");
+      }
+      throw e;
+    }
   }
 
   /** End the run at an instruction the emulator does not implement. */
@@ -221,6 +334,8 @@ export class Cpu extends CpuState implements MmuHost {
       return a;
     }
     a = this.codeSize === 4 ? a % TWO32 : a & 0xffff;
+    // Fetching past the CS limit raises #GP(0) (SDM Vol. 3A 5.3).
+    if (a > this.segLimit[CS]!) throw new CpuFault(GP, 0);
     return (this.segBase(CS) + a) % TWO32;
   }
 
@@ -345,7 +460,8 @@ export class Cpu extends CpuState implements MmuHost {
    * The linear address of the memory operand of `i`: segment base included, checked
    * for canonical form in 64-bit mode (#GP(0), or #SS(0) for the stack segment).
    */
-  ea(i: Insn): number {
+  ea(i: Insn, size = i.osize): number {
+    if (this.codeSize !== 8) return this.segAddr(i.seg, this.effOffset(i), 0, size, false);
     if (i.asize === 8) {
       // Fast path: when every register term is below 2^52 in magnitude the double sum
       // is the exact integer, and within the canonical range it equals the 64-bit
@@ -382,6 +498,48 @@ export class Cpu extends CpuState implements MmuHost {
     return this.linear(i.seg, lo, i.asize === 8 ? this.rhi : 0);
   }
 
+  /**
+   * The linear address of a memory operand `i` is about to write: as ea(), and outside
+   * 64-bit mode the segment must be writable (SDM Vol. 3A 5.5).
+   */
+  eaW(i: Insn, size = i.osize): number {
+    if (this.codeSize !== 8) return this.segAddr(i.seg, this.effOffset(i), 0, size, true);
+    return this.ea(i, size);
+  }
+
+  /**
+   * seg:offset -> linear for an access of `size` bytes. In 64-bit mode: the FS/GS base and
+   * the canonical check. Elsewhere: the segment's limit (expand-up or expand-down) and,
+   * in protected mode, its type (SDM Vol. 3A 5.3, 5.5): #GP(0), or #SS(0) for SS.
+   */
+  segAddr(seg: number, lo: number, hi: number, size: number, write: boolean): number {
+    if (this.codeSize === 8) return this.linear(seg, lo, hi);
+    const off = lo >>> 0;
+    this.segCheck(seg, off, size, write);
+    return (this.segBase(seg) + off) % TWO32;
+  }
+
+  /** The limit and type checks of a segmented access (not in 64-bit mode). */
+  segCheck(seg: number, off: number, size: number, write: boolean): void {
+    const attr = this.segAttr[seg]!;
+    const vector = seg === SS ? SS_FAULT : GP;
+    if ((this.cr0 & CR0_PE) !== 0 && (this.flagsOther & VM) === 0) {
+      // A null selector leaves the register unusable; code is never writable and an
+      // execute-only code segment is not readable.
+      if ((attr & ATTR_P) === 0) throw new CpuFault(vector, 0);
+      if (write ? (attr & 0xa) !== 0x2 : (attr & 0xa) === 0x8) throw new CpuFault(vector, 0);
+    }
+    const limit = this.segLimit[seg]!;
+    const last = off + size - 1;
+    if ((attr & 0x1c) === 0x14) {
+      // Expand-down data: valid offsets are (limit, 0xFFFF or 0xFFFFFFFF by the B flag].
+      const upper = (attr & ATTR_DB) !== 0 ? 0xffffffff : 0xffff;
+      if (off <= limit || last > upper) throw new CpuFault(vector, 0);
+    } else if (last > limit) {
+      throw new CpuFault(vector, 0);
+    }
+  }
+
   /** Segment `seg` + offset (lo, hi) -> linear address, with the mode's checks. */
   linear(seg: number, lo: number, hi: number): number {
     if (this.codeSize === 8) {
@@ -402,8 +560,8 @@ export class Cpu extends CpuState implements MmuHost {
     return (this.segBase(seg) + (lo >>> 0)) % TWO32;
   }
 
-  /** Linear address of a stack slot at RSP + delta (64-bit mode or legacy SS). */
-  stackAddr(delta: number): number {
+  /** Linear address of a `size`-byte stack slot at rSP + delta, with the SS checks. */
+  stackAddr(delta: number, size: number): number {
     if (this.stackSize === 8) {
       const lo = (this.lo[4]! >>> 0) + delta;
       const hi = (this.hi[4]! + Math.floor(lo / TWO32)) | 0;
@@ -411,13 +569,35 @@ export class Cpu extends CpuState implements MmuHost {
       return hi * TWO32 + (lo >>> 0);
     }
     const sp = this.stackSize === 4 ? (this.lo[4]! + delta) >>> 0 : (this.lo[4]! + delta) & 0xffff;
-    return (this.segBase(SS) + sp) % TWO32;
+    return this.segAddr(SS, sp, 0, size, true);
   }
 
   // ---------------------------------------------------------------- memory
 
   private translateFor(lin: number, kind: number): number {
     return translate(this, lin, kind, this.cpl === 3, true);
+  }
+
+  /**
+   * Implicit supervisor-mode accesses: descriptor tables, the IDT, the TSS, FRED and
+   * IDT stack frames pushed for another privilege level. No TLB fill (the TLB holds the
+   * current privilege's view).
+   */
+  sysRead32(lin: number): number {
+    let v = 0;
+    for (let k = 0; k < 4; k++) v |= this.physRead8(translate(this, this.sysByte(lin, k), ACC_READ, false, false)) << (8 * k);
+    return v;
+  }
+
+  sysWrite32(lin: number, v: number): void {
+    const pa: number[] = [];
+    for (let k = 0; k < 4; k++) pa.push(translate(this, this.sysByte(lin, k), ACC_WRITE, false, false));
+    for (let k = 0; k < 4; k++) this.physWrite8(pa[k]!, (v >>> (8 * k)) & 0xff);
+  }
+
+  /** Linear address of byte k of a system-structure access (32-bit wrap outside long mode). */
+  private sysByte(lin: number, k: number): number {
+    return (this.efer & EFER_LMA) !== 0 ? lin + k : (lin + k) % TWO32;
   }
 
   rd8(lin: number): number {

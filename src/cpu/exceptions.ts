@@ -21,20 +21,30 @@ export function vectorName(vector: number): string {
   return VECTOR_NAMES[vector] ?? `vector ${vector}`;
 }
 
+/** How an exception arose, for the IDT's privilege check and FRED's event type. */
+export const FAULT_HARDWARE = 0;
+/** INT3, INTO: software exceptions (gate DPL checked). */
+export const FAULT_SOFTWARE = 1;
+/** INT1 (ICEBP): a privileged software exception. */
+export const FAULT_PRIVILEGED_SOFTWARE = 2;
+
 /**
  * An exception raised by an instruction. `trap` marks events reported after the
- * instruction completes (INT3, INTO, INT n): the saved RIP is the next instruction.
- * Not an Error: no stack is captured, so raising one is cheap.
+ * instruction completes (INT3, INTO, INT1, single-step): the saved RIP is the next
+ * instruction. Not an Error: no stack is captured, so raising one is cheap.
  */
 export class CpuFault {
   constructor(
     readonly vector: number,
     readonly errorCode: number | null = null,
     readonly trap = false,
+    readonly source = FAULT_HARDWARE,
+    /** Event data for FRED (#DB: the DR6-style bits). */
+    readonly data = 0,
   ) {}
 }
 
 /** Thrown by a handler to end the run (HLT, an unsupported instruction...). */
 export class RunStop {
-  constructor(readonly reason: "hlt" | "unsupported") {}
+  constructor(readonly reason: "hlt" | "unsupported" | "triple-fault" | "hypercall") {}
 }

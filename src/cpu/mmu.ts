@@ -12,7 +12,7 @@
 
 import { CpuFault, PF } from "./exceptions.js";
 import {
-  CR0_PG, CR0_WP, CR4_PGE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_NXE, type CpuState,
+  CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_NXE, type CpuState,
 } from "./state.js";
 import { AC } from "./flags.js";
 import type { GuestMemory } from "../mem/memory.js";
@@ -129,57 +129,91 @@ export function translate(c: MmuHost, lin: number, kind: number, user: boolean, 
     if (fill) install(c, vpn, ppn, true, true, true, false);
     return ppn * 4096 + off;
   }
-  if ((c.efer & EFER_LMA) === 0) {
-    throw new Error("32-bit and PAE paging are not implemented yet (x86-64 core, part 2)");
-  }
-
   const nxe = (c.efer & EFER_NXE) !== 0;
   const write = kind === ACC_WRITE;
   const fetch = kind === ACC_FETCH;
-  const code = (write ? PFEC_W : 0) | (user ? PFEC_U : 0) | (fetch && (nxe || (c.cr4Lo & CR4_SMEP) !== 0) ? PFEC_I : 0);
-
-  // 4-level walk, SDM Vol. 3A 4.5.4. lin is canonical: bits 47..12 index the tables.
-  const hiBits = Math.floor(lin / 4294967296) & 0xffff; // bits 47..32
+  const lma = (c.efer & EFER_LMA) !== 0;
+  const pae = lma || (c.cr4Lo & CR4_PAE) !== 0;
+  // I/D is reported only where instruction fetches can be refused (NX or SMEP).
+  const code = (write ? PFEC_W : 0) | (user ? PFEC_U : 0) | (fetch && ((pae && nxe) || (c.cr4Lo & CR4_SMEP) !== 0) ? PFEC_I : 0);
   const lo32 = lin >>> 0;
-  const idx = [
-    (hiBits >>> 7) & 0x1ff, // PML4: bits 47..39
-    ((hiBits & 0x7f) << 2) | (lo32 >>> 30), // PDPT: bits 38..30
-    (lo32 >>> 21) & 0x1ff, // PD
-    (lo32 >>> 12) & 0x1ff, // PT
-  ];
-  let table = Math.floor(c.cr3 / 4096) * 4096 % 2 ** MAXPHYADDR;
+
+  // The walk (SDM Vol. 3A 4.3 32-bit, 4.4 PAE, 4.5 4-level): the tables, their index
+  // for this address, and the levels at which a PS=1 entry maps a large page.
+  let table: number;
+  let indexes: number[];
+  let largeShift: number[]; // page size shift when the entry at that level has PS=1 (0: PS not allowed)
+  let entrySize = 8;
+  if (lma) {
+    const hiBits = Math.floor(lin / 4294967296) & 0xffff; // bits 47..32
+    table = Math.floor(c.cr3 / 4096) * 4096 % 2 ** MAXPHYADDR;
+    indexes = [(hiBits >>> 7) & 0x1ff, ((hiBits & 0x7f) << 2) | (lo32 >>> 30), (lo32 >>> 21) & 0x1ff, (lo32 >>> 12) & 0x1ff];
+    largeShift = [0, 30, 21, 0];
+  } else if (pae) {
+    // PAE: the four PDPTEs were loaded into registers by MOV CR3/CR0/CR4 (SDM 4.4.1).
+    const k = lo32 >>> 30;
+    const pdpteLo = c.pdpte[2 * k]!;
+    const pdpteHi = c.pdpte[2 * k + 1]!;
+    if ((pdpteLo & PTE_P) === 0) throw pageFault(c, lin, code);
+    table = (pdpteHi & ((1 << (MAXPHYADDR - 32)) - 1)) * 4294967296 + ((pdpteLo & 0xfffff000) >>> 0);
+    indexes = [(lo32 >>> 21) & 0x1ff, (lo32 >>> 12) & 0x1ff];
+    largeShift = [21, 0];
+  } else {
+    table = (c.cr3 & 0xfffff000) >>> 0;
+    indexes = [lo32 >>> 22, (lo32 >>> 12) & 0x3ff];
+    largeShift = [(c.cr4Lo & CR4_PSE) !== 0 ? 22 : 0, 0];
+    entrySize = 4;
+  }
+
   let rw = true;
   let us = true;
   let nx = false;
   const entries: number[] = [];
-  let level = 0;
   let pageLo = 0;
   let pageHi = 0;
   let pageSizeShift = 12;
   let leafLo = 0;
-  for (; level < 4; level++) {
-    const ea = table + idx[level]! * 8;
-    readPte(c.mem, ea, pte);
-    const lo = pte[0]!;
-    const hi = pte[1]!;
+  for (let level = 0; level < indexes.length; level++) {
+    const ea = table + indexes[level]! * entrySize;
+    let lo: number;
+    let hi: number;
+    if (entrySize === 8) {
+      readPte(c.mem, ea, pte);
+      lo = pte[0]!;
+      hi = pte[1]!;
+    } else {
+      lo = ea + 4 > c.mem.bytes ? -1 : c.mem.read32(ea);
+      hi = 0;
+    }
     if ((lo & PTE_P) === 0) throw pageFault(c, lin, code);
-    // Reserved bits: above MAXPHYADDR; XD without NXE; PS in a PML4E; a large page's
-    // address bits below its size.
-    let rsvd = (hi & RSVD_HI_ADDR) !== 0 || (!nxe && hi < 0);
-    const ps = (lo & PTE_PS) !== 0;
-    if (level === 0 && ps) rsvd = true;
-    if (ps && level === 1 && (lo & 0x3fffe000) !== 0) rsvd = true;
-    if (ps && level === 2 && (lo & 0x001fe000) !== 0) rsvd = true;
+    const ps = (lo & PTE_PS) !== 0 && largeShift[level]! !== 0;
+    // Reserved bits: above MAXPHYADDR and XD without NXE (8-byte entries); PS in a
+    // PML4E; the address bits of a large page below its size (bit 12 is PAT); for a
+    // 4 MiB 32-bit PDE, bit 21 (bits 20:13 carry address bits 39:32, PSE-36).
+    let rsvd = false;
+    if (entrySize === 8) {
+      rsvd = (hi & RSVD_HI_ADDR) !== 0 || (!nxe && hi < 0);
+      if (lma && level === 0 && (lo & PTE_PS) !== 0) rsvd = true;
+      if (ps && largeShift[level] === 30 && (lo & 0x3fffe000) !== 0) rsvd = true;
+      if (ps && largeShift[level] === 21 && (lo & 0x001fe000) !== 0) rsvd = true;
+    } else if (ps && (lo & (1 << 21)) !== 0) {
+      rsvd = true;
+    }
     if (rsvd) throw pageFault(c, lin, code | PFEC_P | PFEC_RSVD);
     rw = rw && (lo & PTE_RW) !== 0;
     us = us && (lo & PTE_US) !== 0;
     nx = nx || (nxe && hi < 0);
     entries.push(ea, lo);
-    if (level === 3 || (ps && level >= 1)) {
+    if (level === indexes.length - 1 || ps) {
       leafLo = lo;
-      pageSizeShift = level === 1 ? 30 : level === 2 ? 21 : 12;
-      pageLo = lo & 0xfffff000;
-      pageHi = hi & ((1 << (MAXPHYADDR - 32)) - 1);
+      pageSizeShift = ps ? largeShift[level]! : 12;
+      if (entrySize === 4 && ps) {
+        pageLo = lo & 0xffc00000;
+        pageHi = (lo >>> 13) & 0xff; // PSE-36: PDE bits 20:13 are address bits 39:32
+      } else {
+        pageLo = lo & 0xfffff000;
+        pageHi = hi & ((1 << (MAXPHYADDR - 32)) - 1);
+      }
       break;
     }
     table = (hi & ((1 << (MAXPHYADDR - 32)) - 1)) * 4294967296 + ((lo & 0xfffff000) >>> 0);
@@ -204,7 +238,7 @@ export function translate(c: MmuHost, lin: number, kind: number, user: boolean, 
   }
 
   // The frame: a large page's address field stops at its size (bit 12 there is PAT).
-  const sizeMask = pageSizeShift === 30 ? 0x3fffffff : pageSizeShift === 21 ? 0x1fffff : 0xfff;
+  const sizeMask = (1 << pageSizeShift) - 1;
   const frameLo = (pageLo & ~sizeMask) >>> 0;
   const pa = pageHi * 4294967296 + frameLo + (lo32 & sizeMask);
   if (fill && !smapApplies) {
@@ -214,6 +248,27 @@ export function translate(c: MmuHost, lin: number, kind: number, user: boolean, 
     install(c, vpn, Math.floor(pa / 4096), true, writable && dirty, executable, global);
   }
   return pa;
+}
+
+/**
+ * PAE paging: load the four PDPTEs from CR3 into the PDPTE registers (SDM Vol. 3A 4.4.1),
+ * as MOV to CR3, and MOV to CR0/CR4 that enter or change PAE paging, do. Returns false
+ * when a present PDPTE has reserved bits set (the instruction then raises #GP(0)).
+ */
+export function loadPdptes(c: MmuHost): boolean {
+  const base = (c.cr3 & 0xffffffe0) >>> 0;
+  const next = new Int32Array(8);
+  for (let k = 0; k < 4; k++) {
+    readPte(c.mem, base + 8 * k, pte);
+    const lo = pte[0]!;
+    const hi = pte[1]!;
+    // Reserved: bits 2:1, 8:5, and everything from MAXPHYADDR up (bit 63 included).
+    if ((lo & 1) !== 0 && ((lo & 0x1e6) !== 0 || (hi & ~((1 << (MAXPHYADDR - 32)) - 1)) !== 0)) return false;
+    next[2 * k] = lo;
+    next[2 * k + 1] = hi;
+  }
+  c.pdpte.set(next);
+  return true;
 }
 
 function install(c: MmuHost, vpn: number, ppn: number, r: boolean, w: boolean, x: boolean, global: boolean): void {

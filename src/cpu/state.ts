@@ -93,6 +93,13 @@ export class CpuState {
   cr4Hi = 0;
   cr8 = 0;
   efer = 0;
+  /** PAE paging's PDPTE registers (lo, hi per entry), loaded from CR3. */
+  readonly pdpte = new Int32Array(8);
+  /** Debug registers DR0-DR3 (halves), DR6, DR7. Breakpoints are not implemented. */
+  readonly drLo = new Int32Array(4);
+  readonly drHi = new Int32Array(4);
+  dr6 = 0xffff0ff0;
+  dr7 = 0x400;
 
   getRflags(): number {
     return (this.flagsOther & ~ARITH_FLAGS) | this.lf.get() | RFLAGS_FIXED1;
@@ -134,5 +141,10 @@ export class CpuState {
     dst.cr4Hi = this.cr4Hi;
     dst.cr8 = this.cr8;
     dst.efer = this.efer;
+    dst.pdpte.set(this.pdpte);
+    dst.drLo.set(this.drLo);
+    dst.drHi.set(this.drHi);
+    dst.dr6 = this.dr6;
+    dst.dr7 = this.dr7;
   }
 }

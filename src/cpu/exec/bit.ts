@@ -68,7 +68,7 @@ function btx(cpu: Cpu, i: Insn, offLo: number, offHi: number, fromReg: boolean):
       if (i.asize === 2) eLo &= 0xffff;
     }
   }
-  const lin = cpu.linear(i.seg, eLo, eHi);
+  const lin = cpu.segAddr(i.seg, eLo, eHi, size, i.op !== BT);
   if (i.op === BT) {
     const lo = cpu.rd(lin, size);
     bitOp(cpu, BT, lo, size === 8 ? cpu.rhi : 0, n);

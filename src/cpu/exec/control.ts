@@ -73,7 +73,7 @@ export const callE: Handler = (cpu, i) => {
 /** RET / RET Iw (C3, C2): pop, check, then release imm16 extra bytes. */
 function ret(cpu: Cpu, i: Insn, extra: number): void {
   const osize = i.osize;
-  const lo = cpu.rd(cpu.stackAddr(0), osize);
+  const lo = cpu.rd(cpu.stackAddr(0, osize), osize);
   const t = branchTarget(cpu, osize, osize === 8 ? asAddress(lo, cpu.rhi) : lo >>> 0);
   adjustRsp(cpu, osize + extra);
   cpu.rip = t;

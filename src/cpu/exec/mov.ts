@@ -30,7 +30,7 @@ export const movAO: Handler = (cpu, i) => {
   cpu.setReg(i.osize, 0, v, cpu.rhi);
 };
 export const movOA: Handler = (cpu, i) => {
-  cpu.wr(cpu.ea(i), i.osize, cpu.getReg(i.osize, 0), cpu.hi[0]!);
+  cpu.wr(cpu.eaW(i), i.osize, cpu.getReg(i.osize, 0), cpu.hi[0]!);
 };
 
 // Specialised register and memory forms for the hot 32/64-bit sizes.
@@ -52,10 +52,10 @@ const mov32load: Handler = (cpu, i) => {
   cpu.hi[i.reg] = 0;
 };
 const mov64store: Handler = (cpu, i) => {
-  cpu.wr64(cpu.ea(i), cpu.lo[i.reg]!, cpu.hi[i.reg]!);
+  cpu.wr64(cpu.eaW(i), cpu.lo[i.reg]!, cpu.hi[i.reg]!);
 };
 const mov32store: Handler = (cpu, i) => {
-  cpu.wr32(cpu.ea(i), cpu.lo[i.reg]!);
+  cpu.wr32(cpu.eaW(i), cpu.lo[i.reg]!);
 };
 
 export function pickMovEG(i: Insn): Handler {
@@ -149,7 +149,7 @@ export const xlat: Handler = (cpu, i) => {
   } else {
     lo = i.asize === 4 ? (cpu.lo[3]! + al) | 0 : (cpu.lo[3]! + al) & 0xffff;
   }
-  cpu.setReg(1, 0, cpu.rd8(cpu.linear(i.seg, lo, hi)), 0);
+  cpu.setReg(1, 0, cpu.rd8(cpu.segAddr(i.seg, lo, hi, 1, false)), 0);
 };
 
 function bswap32(v: number): number {

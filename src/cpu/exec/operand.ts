@@ -7,7 +7,7 @@ import type { Insn } from "../decode/insn.js";
 /** Read the E operand of `i` at `size` bytes. */
 export function readE(cpu: Cpu, i: Insn, size: number): number {
   if (i.mod === 3) return cpu.getReg(size, i.rm);
-  return cpu.rd(cpu.ea(i), size);
+  return cpu.rd(cpu.ea(i, size), size);
 }
 
 /** Linear address of the memory E operand being modified (set by readEForWrite). */
@@ -20,7 +20,7 @@ let rmwLin = 0;
  */
 export function readEForWrite(cpu: Cpu, i: Insn, size: number): number {
   if (i.mod === 3) return cpu.getReg(size, i.rm);
-  rmwLin = cpu.ea(i);
+  rmwLin = cpu.eaW(i, size);
   return cpu.rdw(rmwLin, size);
 }
 
@@ -33,7 +33,7 @@ export function writeBackE(cpu: Cpu, i: Insn, size: number, lo: number, hi: numb
 /** Write the E operand (no prior read). */
 export function writeE(cpu: Cpu, i: Insn, size: number, lo: number, hi: number): void {
   if (i.mod === 3) cpu.setReg(size, i.rm, lo, hi);
-  else cpu.wr(cpu.ea(i), size, lo, hi);
+  else cpu.wr(cpu.eaW(i, size), size, lo, hi);
 }
 
 /** Sign-extend a `size`-byte value to int32. */

@@ -5,7 +5,7 @@
 import type { Cpu } from "../cpu.js";
 import type { Handler } from "../decode/insn.js";
 import { AC, ARITH_FLAGS, DF, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM } from "../flags.js";
-import { RBP, RSP } from "../state.js";
+import { RBP, RSP, SS } from "../state.js";
 import { readE, writeE } from "./operand.js";
 
 /** RSP += delta at the stack size. */
@@ -28,13 +28,13 @@ export function adjustRsp(cpu: Cpu, delta: number): void {
 
 /** Push `size` bytes (lo, and hi for 8). The write happens before RSP changes. */
 export function push(cpu: Cpu, size: number, lo: number, hi: number): void {
-  cpu.wr(cpu.stackAddr(-size), size, lo, hi);
+  cpu.wr(cpu.stackAddr(-size, size), size, lo, hi);
   adjustRsp(cpu, -size);
 }
 
 /** Pop `size` bytes; returns lo, hi in cpu.rhi. RSP changes after the read. */
 export function pop(cpu: Cpu, size: number): number {
-  const v = cpu.rd(cpu.stackAddr(0), size);
+  const v = cpu.rd(cpu.stackAddr(0, size), size);
   adjustRsp(cpu, size);
   return v;
 }
@@ -63,7 +63,7 @@ export const pushE: Handler = (cpu, i) => {
  */
 export const popE: Handler = (cpu, i) => {
   const size = i.osize;
-  const v = cpu.rd(cpu.stackAddr(0), size);
+  const v = cpu.rd(cpu.stackAddr(0, size), size);
   const vHi = cpu.rhi;
   if (i.mod === 3) {
     adjustRsp(cpu, size);
@@ -130,7 +130,7 @@ export const enter: Handler = (cpu, i) => {
     if (level > 0) {
       // Copy level-1 frame pointers from [rBP - k*size], rBP at the stack size.
       for (let k = 1; k < level; k++) {
-        const src = bpSlot(cpu, oldBpLo, oldBpHi, -k * size);
+        const src = bpSlot(cpu, oldBpLo, oldBpHi, -k * size, size);
         const v = cpu.rd(src, size);
         push(cpu, size, v, cpu.rhi);
       }
@@ -138,7 +138,7 @@ export const enter: Handler = (cpu, i) => {
     }
     // ENTER ends with a write check of the final top of stack (as Bochs models it).
     adjustRsp(cpu, -alloc);
-    cpu.probeWrite(cpu.stackAddr(0), size);
+    cpu.probeWrite(cpu.stackAddr(0, size), size);
     cpu.setReg(size, RBP, frameLo, frameHi);
   } catch (e) {
     cpu.lo[RSP] = oldLo;
@@ -148,13 +148,13 @@ export const enter: Handler = (cpu, i) => {
 };
 
 /** Linear address of rBP + delta in the stack segment, at the stack size. */
-function bpSlot(cpu: Cpu, bpLo: number, bpHi: number, delta: number): number {
+function bpSlot(cpu: Cpu, bpLo: number, bpHi: number, delta: number, size: number): number {
   if (cpu.stackSize === 8) {
     const s = (bpLo >>> 0) + delta;
-    return cpu.linear(2, s | 0, (bpHi + Math.floor(s / 4294967296)) | 0);
+    return cpu.segAddr(SS, s | 0, (bpHi + Math.floor(s / 4294967296)) | 0, size, false);
   }
   const off = cpu.stackSize === 4 ? (bpLo + delta) | 0 : (bpLo + delta) & 0xffff;
-  return cpu.linear(2, off, 0);
+  return cpu.segAddr(SS, off, 0, size, false);
 }
 
 /** LEAVE: rSP = rBP, then pop rBP. */
@@ -163,7 +163,7 @@ export const leave: Handler = (cpu, i) => {
   const bpLo = cpu.lo[RBP]!;
   const bpHi = cpu.hi[RBP]!;
   // Read through the new stack pointer before committing it.
-  const v = cpu.rd(bpSlot(cpu, bpLo, bpHi, 0), size);
+  const v = cpu.rd(bpSlot(cpu, bpLo, bpHi, 0, size), size);
   const vHi = cpu.rhi;
   if (cpu.stackSize === 8) {
     cpu.lo[RSP] = bpLo;

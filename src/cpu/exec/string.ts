@@ -15,11 +15,11 @@ import { aluOp, CMP } from "./alu.js";
 
 export const MOVS = 0, CMPS = 1, STOS = 2, LODS = 3, SCAS = 4;
 
-/** Linear address of seg:reg at the address size. */
-function strAddr(cpu: Cpu, seg: number, reg: number, asize: number): number {
+/** Linear address of seg:reg at the address size, for `size` bytes. */
+function strAddr(cpu: Cpu, seg: number, reg: number, asize: number, size: number, write: boolean): number {
   const lo = cpu.lo[reg]!;
-  if (asize === 8) return cpu.linear(seg, lo, cpu.hi[reg]!);
-  return cpu.linear(seg, asize === 4 ? lo : lo & 0xffff, 0);
+  if (asize === 8) return cpu.segAddr(seg, lo, cpu.hi[reg]!, size, write);
+  return cpu.segAddr(seg, asize === 4 ? lo : lo & 0xffff, 0, size, write);
 }
 
 /** reg += delta at the address size (32-bit index registers are written as ERSI/EDI). */
@@ -48,34 +48,34 @@ function once(cpu: Cpu, i: Insn, op: number, size: number, delta: number): void 
   const asize = i.asize;
   switch (op) {
     case MOVS: {
-      const v = cpu.rd(strAddr(cpu, i.seg, RSI, asize), size);
-      cpu.wr(strAddr(cpu, ES, RDI, asize), size, v, cpu.rhi);
+      const v = cpu.rd(strAddr(cpu, i.seg, RSI, asize, size, false), size);
+      cpu.wr(strAddr(cpu, ES, RDI, asize, size, true), size, v, cpu.rhi);
       step(cpu, RSI, asize, delta);
       step(cpu, RDI, asize, delta);
       break;
     }
     case CMPS: {
-      const a = cpu.rd(strAddr(cpu, i.seg, RSI, asize), size);
+      const a = cpu.rd(strAddr(cpu, i.seg, RSI, asize, size, false), size);
       const aHi = cpu.rhi;
-      const b = cpu.rd(strAddr(cpu, ES, RDI, asize), size);
+      const b = cpu.rd(strAddr(cpu, ES, RDI, asize, size, false), size);
       aluOp(cpu, CMP, size, a, aHi, b, cpu.rhi);
       step(cpu, RSI, asize, delta);
       step(cpu, RDI, asize, delta);
       break;
     }
     case STOS:
-      cpu.wr(strAddr(cpu, ES, RDI, asize), size, cpu.getReg(size, 0), cpu.hi[0]!);
+      cpu.wr(strAddr(cpu, ES, RDI, asize, size, true), size, cpu.getReg(size, 0), cpu.hi[0]!);
       step(cpu, RDI, asize, delta);
       break;
     case LODS: {
-      const v = cpu.rd(strAddr(cpu, i.seg, RSI, asize), size);
+      const v = cpu.rd(strAddr(cpu, i.seg, RSI, asize, size, false), size);
       cpu.setReg(size, 0, v, cpu.rhi);
       step(cpu, RSI, asize, delta);
       break;
     }
     default: {
       // SCAS
-      const b = cpu.rd(strAddr(cpu, ES, RDI, asize), size);
+      const b = cpu.rd(strAddr(cpu, ES, RDI, asize, size, false), size);
       const bHi = cpu.rhi;
       aluOp(cpu, CMP, size, cpu.getReg(size, 0), cpu.hi[0]!, b, bHi);
       step(cpu, RDI, asize, delta);

@@ -75,7 +75,7 @@ function sizeMask(size: number): number {
  * alignment (#GP(0)). Only ZF changes.
  */
 export const cmpxchg8b16b: Handler = (cpu, i) => {
-  const lin = cpu.ea(i);
+  const lin = cpu.eaW(i);
   const lo = cpu.lo;
   const hi = cpu.hi;
   let equal: boolean;
