@@ -15,6 +15,7 @@ import {
   ACC_FETCH, ACC_READ, ACC_WRITE, flushTlb, pageNumber, TLB_MASK, TLB_SIZE, translate, type MmuHost,
 } from "./mmu.js";
 import { MsrStore } from "./msr.js";
+import { OPEN_BUS, type PortBus } from "./exec/io.js";
 import {
   ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CS, CpuState, EFER_LMA, FS, SS,
 } from "./state.js";
@@ -32,6 +33,15 @@ export type Exit =
   | { kind: "step-limit" }
   | { kind: "unsupported"; bytes: Uint8Array; rip: number }
   | { kind: "crash"; message: string };
+
+/**
+ * What the hypervisor model supplies to the CPU (src/hv implements it): VMCALL/VMMCALL
+ * exits. The CPU knows nothing of Xen or KVM; without a hypervisor both raise #UD.
+ */
+export interface HypervisorHooks {
+  /** The guest executed VMCALL or VMMCALL; may change registers and memory, or throw a CpuFault. */
+  hypercallInstruction(cpu: Cpu, insn: "vmcall" | "vmmcall"): void;
+}
 
 /** The processor state a snapshot keeps. */
 export class CpuSnapshot extends CpuState {
@@ -81,6 +91,10 @@ export class Cpu extends CpuState implements MmuHost {
   rhi = 0;
   /** Added to the step count to form the time-stamp counter (IA32_TSC writes move it). */
   tscOffset = 0;
+  /** The hypervisor this CPU runs under, or null for a bare CPU. */
+  hypervisor: HypervisorHooks | null = null;
+  /** Devices on the I/O ports (none by default: reads are all ones). */
+  ports: PortBus = OPEN_BUS;
 
   // Decode cache, keyed by physical page and code size.
   private readonly decoder: Decoder;
@@ -517,6 +531,21 @@ export class Cpu extends CpuState implements MmuHost {
     const off = lo >>> 0;
     this.segCheck(seg, off, size, write);
     return (this.segBase(seg) + off) % TWO32;
+  }
+
+  /**
+   * The linear address of `i`'s memory operand without segment checks (INVLPG): NaN for
+   * a non-canonical address in 64-bit mode, which INVLPG treats as a no-op.
+   */
+  linearNoCheck(i: Insn): number {
+    const lo = this.effOffset(i);
+    if (this.codeSize !== 8) return (this.segBase(i.seg) + (lo >>> 0)) % TWO32;
+    try {
+      return this.linear(i.seg, lo, i.asize === 8 ? this.rhi : 0);
+    } catch (e) {
+      if (e instanceof CpuFault) return NaN;
+      throw e;
+    }
   }
 
   /** The limit and type checks of a segmented access (not in 64-bit mode). */

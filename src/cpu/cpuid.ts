@@ -32,6 +32,7 @@ export interface CpuFeatures {
   readonly tzcnt: boolean;
   readonly cx16: boolean;
   readonly fred: boolean;
+  readonly smap: boolean;
 }
 
 export function cpuFeatures(model: CpuModel): CpuFeatures {
@@ -45,6 +46,7 @@ export function cpuFeatures(model: CpuModel): CpuFeatures {
     tzcnt: ((l7[1] >>> 3) & 1) === 1,
     lzcnt: ((e1[2] >>> 5) & 1) === 1,
     fred: ((l71[0] >>> 17) & 1) === 1,
+    smap: ((l7[1] >>> 20) & 1) === 1,
   };
 }
 

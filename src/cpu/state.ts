@@ -100,6 +100,8 @@ export class CpuState {
   readonly drHi = new Int32Array(4);
   dr6 = 0xffff0ff0;
   dr7 = 0x400;
+  /** XCR0 (XGETBV/XSETBV): x87 only. */
+  xcr0 = 1;
 
   getRflags(): number {
     return (this.flagsOther & ~ARITH_FLAGS) | this.lf.get() | RFLAGS_FIXED1;
@@ -146,5 +148,6 @@ export class CpuState {
     dst.drHi.set(this.drHi);
     dst.dr6 = this.dr6;
     dst.dr7 = this.dr7;
+    dst.xcr0 = this.xcr0;
   }
 }

@@ -66,7 +66,7 @@ describe("hvdiff exec", () => {
       { id: "end", mode: "long64", base: "0x1000", code: "90 90" },
       { id: "loop", mode: "long64", base: "0x1000", code: "ebfe", maxSteps: 1000 },
       { id: "pf", mode: "long64", base: "0x1000", code: "488b03", regs: { rbx: "0x40000000" } },
-      { id: "sys", mode: "long64", base: "0x1000", code: "0f05 90" },
+      { id: "sse", mode: "long64", base: "0x1000", code: "0f58c1 90" },
     ];
     const r = hvdiff(["exec", "--batch", "-"], cases.map((c) => JSON.stringify(c)).join("\n"));
     expect(r.status).toBe(0);
@@ -77,7 +77,7 @@ describe("hvdiff exec", () => {
     expect(loop.steps).toBe(1000);
     expect(pf.exit).toEqual({ kind: "exception", vector: 14, name: "#PF", errorCode: 0, rip: "0x1000" });
     expect(pf.sregs.cr2).toBe("0x40000000");
-    expect(sys.exit).toEqual({ kind: "unsupported", rip: "0x1000", bytes: "0f05", disasm: "syscall" });
+    expect(sys.exit).toEqual({ kind: "unsupported", rip: "0x1000", bytes: "0f58c1", disasm: "addps xmm0,xmm1" });
   });
 
   it("returns the memory ranges asked for in `dump`", () => {

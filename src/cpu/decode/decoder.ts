@@ -8,7 +8,7 @@ import { CS, DS, ES, FS, GS, SS, RBP, RSP } from "../state.js";
 import {
   BASE_MOFFS, BASE_RIP, Insn, P_ADSIZE, P_LOCK, P_OPSIZE, P_REP, P_REPNE, P_REX, P_SEG, REG8_HIGH, type Handler,
 } from "./insn.js";
-import { F_D64, F_F64, F_I64, F_LOCK, F_O64, type DecodeContext, type Entry, type Node } from "./table.js";
+import { F_D64, F_F64, F_I64, F_LOCK, F_LOCK_ANY, F_O64, type DecodeContext, type Entry, type Node } from "./table.js";
 import { ONE_BYTE, TWO_BYTE } from "./opcodes.js";
 
 /** Where the decoder reads instruction bytes; may throw a CpuFault (#PF on fetch). */
@@ -37,8 +37,10 @@ export class Decoder implements DecodeContext {
   codeSize = 8;
   rexB = false;
   rexW = false;
+  rexR = false;
   repPrefix = 0;
   opsizePrefix = false;
+  lock = false;
   private rex = 0;
   private src: ByteSource | null = null;
   private n = 0;
@@ -80,6 +82,7 @@ export class Decoder implements DecodeContext {
     this.rex = 0;
     const long = codeSize === 8;
     let lock = false;
+    this.lock = false;
     let adsize = false;
     let seg = -1;
     let b: number;
@@ -93,7 +96,7 @@ export class Decoder implements DecodeContext {
       }
       let isPrefix = true;
       switch (b) {
-        case 0xf0: lock = true; break;
+        case 0xf0: lock = true; this.lock = true; break;
         case 0xf2: case 0xf3: this.repPrefix = b; break;
         case 0x66: this.opsizePrefix = true; break;
         case 0x67: adsize = true; break;
@@ -110,6 +113,7 @@ export class Decoder implements DecodeContext {
     }
     this.rexW = (this.rex & 8) !== 0;
     this.rexB = (this.rex & 1) !== 0;
+    this.rexR = (this.rex & 4) !== 0;
 
     let node: Node;
     const twoByte = b === 0x0f;
@@ -148,10 +152,10 @@ export class Decoder implements DecodeContext {
       (seg >= 0 ? P_SEG : 0);
 
     // Operand size (SDM Vol. 1 3.6.1, Vol. 2A 2.2.1.2 and A.2.5: d64/f64).
-    // The first operand names the size; an immediate or branch offset first (PUSH Ib,
-    // Jcc Jb, ENTER Iw,Ib) names only its own width, the operation is operand-sized.
-    const o0 = e.ops[0];
-    const first = o0 === undefined || o0.kind === "I" || o0.kind === "J" ? "v" : o0.size;
+    // The first operand names the size; an immediate or branch offset (PUSH Ib, Jcc Jb,
+    // ENTER Iw,Ib) names only its own width, and the port in DX (OUT DX,eAX) neither.
+    const o0 = e.ops.find((o) => o.kind !== "I" && o.kind !== "J" && !(o.kind === "A" && o.reg === 2));
+    const first = o0 === undefined ? "v" : o0.size;
     let vsize: number;
     if (long) {
       if ((e.flags & F_F64) !== 0) vsize = this.vendor === "amd" && this.opsizePrefix && !this.rexW ? 2 : 8;
@@ -160,7 +164,7 @@ export class Decoder implements DecodeContext {
     } else {
       vsize = (codeSize === 4) !== this.opsizePrefix ? 4 : 2;
     }
-    i.osize = sizeOf(first, vsize);
+    i.osize = first === "y" ? (long ? 8 : 4) : sizeOf(first, vsize);
     i.asize = long ? (adsize ? 4 : 8) : (codeSize === 4) !== adsize ? 4 : 2;
 
     const rexR = (this.rex & 4) !== 0 ? 8 : 0;
@@ -176,11 +180,13 @@ export class Decoder implements DecodeContext {
       i.mod = mod;
       i.reg = ((m >> 3) & 7) | rexR;
       i.rm = (m & 7) | rexB;
-      if (mod !== 3) this.decodeMemory(i, m, rexX, rexB, seg);
+      // MOV CR/DR ignore mod: the operand is always a register and no SIB/disp follows.
+      if (mod !== 3 && e.ops.some((o) => o.kind === "R")) i.mod = 3;
+      else if (mod !== 3) this.decodeMemory(i, m, rexX, rexB, seg);
     }
     // LOCK is legal only on the read-modify-write forms with a memory destination
     // (SDM Vol. 2B LOCK); anywhere else it raises #UD.
-    if (lock && ((e.flags & F_LOCK) === 0 || i.mod === 3)) return this.finishInvalid();
+    if (lock && (e.flags & F_LOCK_ANY) === 0 && ((e.flags & F_LOCK) === 0 || i.mod === 3)) return this.finishInvalid();
 
     // Operands: register renaming for byte registers, immediates in order.
     let immSeen = 0;
@@ -224,6 +230,12 @@ export class Decoder implements DecodeContext {
           const size = o.size === "b" ? 1 : i.osize === 2 ? 2 : 4;
           const v = this.imm(size);
           i.imm = size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v;
+          break;
+        }
+        case "P": {
+          // ptr16:16 / ptr16:32: the offset at the operand size, then the selector.
+          i.imm = this.imm(i.osize === 2 ? 2 : 4);
+          i.imm2 = this.imm(2);
           break;
         }
         case "O": {
@@ -319,6 +331,7 @@ function sizeOf(s: string, vsize: number): number {
     case "d": return 4;
     case "q": return 8;
     case "dq": return vsize === 8 ? 16 : 8;
+    case "z": return vsize === 8 ? 4 : vsize; // word, or dword for 32- and 64-bit operand sizes
     default: return vsize;
   }
 }

@@ -12,15 +12,17 @@ import type { Handler, Insn } from "./insn.js";
  *   X  DS:rSI (string source)              Y  ES:rDI (string destination)
  *   A  fixed register (AL, CL, DX, rAX)    K  the constant 1 (shift by one)
  *   F  RFLAGS                               S  ModRM reg: segment register
+ *   R  ModRM r/m: a register whatever mod    C, D  ModRM reg: control / debug register
+ *   P  a direct far pointer (SDM "Ap"): offset then selector, no ModRM
  */
-export type OperandKind = "E" | "G" | "M" | "I" | "J" | "O" | "Z" | "X" | "Y" | "A" | "K" | "F" | "S";
+export type OperandKind = "E" | "G" | "M" | "I" | "J" | "O" | "Z" | "X" | "Y" | "A" | "K" | "F" | "S" | "R" | "C" | "D" | "P";
 
 /**
  * Operand sizes (SDM A.2.2): b byte, w word, d dword, q qword, v the operand size,
  * z word or dword (a 32-bit immediate for 64-bit operands), dq the double operand size
- * (CMPXCHG8B/16B), p a far pointer.
+ * (CMPXCHG8B/16B), p a far pointer, y 64 bits in 64-bit mode else 32 (MOV CR/DR).
  */
-export type OperandSize = "b" | "w" | "d" | "q" | "v" | "z" | "dq" | "p" | "";
+export type OperandSize = "b" | "w" | "d" | "q" | "v" | "z" | "dq" | "p" | "y" | "";
 
 export interface OperandSpec {
   readonly kind: OperandKind;
@@ -37,6 +39,7 @@ export const F_D64 = 2; // operand size defaults to 64 in 64-bit mode (SDM A.2.5
 export const F_F64 = 4; // operand size forced to 64 in 64-bit mode (Intel; AMD honours 66)
 export const F_I64 = 8; // invalid in 64-bit mode
 export const F_O64 = 16; // valid only in 64-bit mode
+export const F_LOCK_ANY = 32; // LOCK changes the meaning (AMD's LOCK MOV CR0 = MOV CR8)
 
 export interface Entry {
   readonly kind: "entry";
@@ -86,9 +89,11 @@ export interface DecodeContext {
   readonly codeSize: number;
   readonly rexB: boolean;
   readonly rexW: boolean;
+  readonly rexR: boolean;
   /** The last of F2/F3 seen, as a mandatory prefix: 0, 0xf2 or 0xf3. */
   readonly repPrefix: number;
   readonly opsizePrefix: boolean;
+  readonly lock: boolean;
   readonly vendor: "intel" | "amd";
   readonly features: CpuFeatures;
   /** ModRM byte (read on first use). */
@@ -97,12 +102,13 @@ export interface DecodeContext {
 
 export const INVALID: Invalid = { kind: "invalid" };
 
-const OPERAND_RE = /^(E|G|M|I|J|O|Z|X|Y|F|S)(b|w|d|q|v|z|dq|p)?$/;
+const OPERAND_RE = /^(E|G|M|I|J|O|Z|X|Y|F|S|R|C|D)(b|w|d|q|v|z|dq|p|y)?$/;
 const FIXED: Record<string, { reg: number; size: OperandSize }> = {
   AL: { reg: 0, size: "b" },
   CL: { reg: 1, size: "b" },
   DX: { reg: 2, size: "w" },
   rAX: { reg: 0, size: "v" },
+  eAX: { reg: 0, size: "z" }, // AX or EAX: I/O has no 64-bit form
 };
 
 export function parseOperands(spec: string): OperandSpec[] {
@@ -111,6 +117,7 @@ export function parseOperands(spec: string): OperandSpec[] {
     const fixed = FIXED[text];
     if (fixed !== undefined) return { kind: "A", size: fixed.size, reg: fixed.reg, text };
     if (text === "1") return { kind: "K", size: "", reg: 0, text };
+    if (text === "Ap") return { kind: "P", size: "p", reg: 0, text };
     const m = OPERAND_RE.exec(text);
     if (m === null) throw new Error(`opcode map: bad operand spec '${text}'`);
     return { kind: m[1] as OperandKind, size: (m[2] ?? "") as OperandSize, reg: 0, text };
@@ -130,7 +137,7 @@ export interface EntryOptions {
 /** One opcode-map entry: `op("ADD", "Ev,Gv", aluEG, { sub: ADD, flags: F_LOCK })`. */
 export function op(mnem: string, spec: string, exec: Handler, o: EntryOptions = {}): Entry {
   const ops = parseOperands(spec);
-  const modrm = o.modrm === true || ops.some((x) => x.kind === "E" || x.kind === "G" || x.kind === "M" || x.kind === "S");
+  const modrm = o.modrm === true || ops.some((x) => "EGMSRCD".includes(x.kind));
   return {
     kind: "entry",
     mnem,

@@ -3,7 +3,7 @@
 
 import type { Handler } from "../decode/insn.js";
 import { cpuid } from "../cpuid.js";
-import { BP, CpuFault, GP, RunStop, UD } from "../exceptions.js";
+import { CpuFault, GP, RunStop, UD } from "../exceptions.js";
 import { AF, CF, DF, PF, SF, ZF } from "../flags.js";
 import { RAX, RBX, RCX, RDX } from "../state.js";
 
@@ -44,11 +44,6 @@ export const hlt: Handler = (cpu) => {
 /** UD2 (0F 0B), UD1 (0F B9 /r), UD0 (0F FF): the defined invalid opcodes. */
 export const ud: Handler = () => {
   throw new CpuFault(UD);
-};
-
-/** INT3 (CC): #BP as a trap, reported after the instruction. */
-export const int3: Handler = () => {
-  throw new CpuFault(BP, null, true);
 };
 
 /** CPUID: EAX/ECX in; RAX, RBX, RCX, RDX out (upper halves cleared). */

@@ -176,3 +176,23 @@ export const leave: Handler = (cpu, i) => {
   adjustRsp(cpu, size);
   cpu.setReg(size, RBP, v, vHi);
 };
+
+/** PUSHA/PUSHAD (60, not in 64-bit mode): AX CX DX BX, the original SP, BP SI DI. */
+export const pusha: Handler = (cpu, i) => {
+  const size = i.osize;
+  cpu.probeWrite(cpu.stackAddr(-8 * size, 8 * size), 8 * size);
+  const sp = cpu.getReg(size, RSP);
+  for (let r = 0; r < 8; r++) push(cpu, size, r === RSP ? sp : cpu.getReg(size, r), 0);
+};
+
+/** POPA/POPAD (61): DI SI BP, skip SP, BX DX CX AX. */
+export const popa: Handler = (cpu, i) => {
+  const size = i.osize;
+  const values: number[] = [];
+  for (let k = 0; k < 8; k++) values.push(cpu.rd(cpu.stackAddr(k * size, size), size));
+  for (let k = 0; k < 8; k++) {
+    const r = 7 - k;
+    if (r !== RSP) cpu.setReg(size, r, values[k]!, 0);
+  }
+  adjustRsp(cpu, 8 * size);
+};

@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""Unicorn oracle for hvdiff cases (real16, prot32, compat32).
+
+Reads one case (the project's JSON case format, see docs/cases.md) per line on stdin and
+writes one JSON result line per case on stdout, in order. Every case gets a fresh Unicorn
+instance (about 0.2 ms), booted into the same starting state the emulator builds
+(src/case/machine.ts): GDT, TSS and identity-map page tables in the top 1 MiB of RAM.
+
+How each mode is set up in Unicorn 2.0.1 (QEMU 5 TCG):
+  real16   UC_MODE_16: QEMU starts with hflags 0 (real mode, 16-bit CS/SS). CR0 = 0x10,
+           segment registers written through the API (base = selector * 16), IDTR 0/0x3ff.
+  prot32   UC_MODE_32: reset already set CR0.PE and 32-bit CS/SS hflags. SS, DS, ES, FS,
+           GS = 0x10 and CS = 0x18 are loaded from the GDT in guest memory by the API (QEMU's
+           helper_load_seg). A one-instruction stub `mov cr4, eax` (eax = 0) then clears
+           the OSFXSR hflag that Unicorn's reset sets, so CR4 really is 0.
+  compat32 UC_MODE_64 (reset: EFER.LME|LMA, CR0.PE, 64-bit CS). The API cannot load CS in
+           64-bit mode (it only stores the selector), so a stub runs first, with paging still
+           off: `mov ds/es/ss/fs/gs, 0x10` and `jmp far [m16:32]` to 0x18:stub2, which puts
+           the CPU in compatibility mode the architectural way. Then CR0 = 0x80000011,
+           CR3 and CR4 = 0x20 are written and stub2 (`mov cr4, eax; mov cr3, ecx`) fixes
+           the CR4-derived hflags and flushes the TLB; the page tables are rewritten
+           afterwards so the accessed bits the stub's fetch set are gone.
+  The stubs live at T + 0x80000 (inside the reserved top 1 MiB) and are zeroed again.
+
+GPRs are read and written as the raw 64-bit QEMU registers (through the saved CPU context:
+CPUX86State starts with regs[16]), because Unicorn's register API has no RAX/R8..R15 in
+16/32-bit mode.
+
+Exit kinds: end, hlt, exception (vector, rip of the instruction), step-limit, error
+(Unicorn could not run the case: unmapped physical memory, an internal error...).
+"""
+
+import ctypes
+import json
+import struct
+import sys
+import traceback
+
+from unicorn import (
+    UC_ARCH_X86,
+    UC_ERR_INSN_INVALID,
+    UC_HOOK_CODE,
+    UC_HOOK_INSN,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ_UNMAPPED,
+    UC_HOOK_MEM_WRITE_UNMAPPED,
+    UC_MEM_FETCH_UNMAPPED,
+    UC_MEM_READ_UNMAPPED,
+    UC_MEM_WRITE_UNMAPPED,
+    UC_MODE_16,
+    UC_MODE_32,
+    UC_MODE_64,
+    Uc,
+    UcError,
+)
+from unicorn.x86_const import (
+    UC_X86_INS_IN,
+    UC_X86_INS_OUT,
+    UC_X86_INS_SYSCALL,
+    UC_X86_INS_SYSENTER,
+    UC_X86_REG_CR0,
+    UC_X86_REG_CR3,
+    UC_X86_REG_CR4,
+    UC_X86_REG_CS,
+    UC_X86_REG_DS,
+    UC_X86_REG_EAX,
+    UC_X86_REG_ECX,
+    UC_X86_REG_EFLAGS,
+    UC_X86_REG_EIP,
+    UC_X86_REG_ES,
+    UC_X86_REG_FS,
+    UC_X86_REG_GDTR,
+    UC_X86_REG_GS,
+    UC_X86_REG_IDTR,
+    UC_X86_REG_LDTR,
+    UC_X86_REG_RFLAGS,
+    UC_X86_REG_RIP,
+    UC_X86_REG_SS,
+    UC_X86_REG_TR,
+)
+
+GPR_NAMES = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
+SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"]
+SEG_REG = {"es": UC_X86_REG_ES, "cs": UC_X86_REG_CS, "ss": UC_X86_REG_SS,
+           "ds": UC_X86_REG_DS, "fs": UC_X86_REG_FS, "gs": UC_X86_REG_GS}
+
+DEFAULT_RAM = 256 * 1024 * 1024
+DEFAULT_MAX_STEPS = 100000
+RESERVED_TOP = 0x100000
+MASK64 = (1 << 64) - 1
+# EFLAGS bits software can hold: CF 1 PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID
+EFLAGS_MASK = 0x3F7FD5
+EFER = 0xC0000080
+
+GDT = [  # selector, descriptor
+    (0x08, 0x00AF9B000000FFFF),  # code64 DPL0
+    (0x10, 0x00CF93000000FFFF),  # data DPL0
+    (0x18, 0x00CF9B000000FFFF),  # code32 DPL0
+    (0x20, 0x00CFFB000000FFFF),  # code32 DPL3
+    (0x28, 0x00CFF3000000FFFF),  # data DPL3
+    (0x30, 0x00AFFB000000FFFF),  # code64 DPL3
+]
+GDT_LIMIT = 0x47
+TSS_SEL = 0x38
+STUB_OFF = 0x80000  # stubs at T + STUB_OFF
+
+# The register-file offset inside a saved uc_context: size_t context_size; int mode; int arch.
+CTX_HEADER = 16
+CTX_REGS = struct.Struct("<16Q")
+
+PREFIXES = frozenset([0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3])
+
+
+class CaseInputError(Exception):
+    pass
+
+
+def num(v, field):
+    if v is None:
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        s = v.strip()
+        try:
+            return int(s, 16) if s[:2].lower() == "0x" else int(s, 10)
+        except ValueError:
+            pass
+    raise CaseInputError(f"{field}: not a number: {v!r}")
+
+
+def hexs(v):
+    return "0x%x" % v
+
+
+def hex_bytes(s, field):
+    try:
+        return bytes.fromhex("".join(s.split()))
+    except (ValueError, AttributeError):
+        raise CaseInputError(f"{field}: not a string of hex bytes")
+
+
+def descriptor(base, limit, access, flags):
+    return ((limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (access << 40)
+            | (((limit >> 16) & 0xF) << 48) | (flags << 52) | (((base >> 24) & 0xFF) << 56))
+
+
+def build_tables(ram):
+    """(address, bytes) blocks of the emulator's tables in the top 1 MiB (machine.ts)."""
+    T = ram - RESERVED_TOP
+    gdt = bytearray(GDT_LIMIT + 1)
+    for sel, d in GDT:
+        struct.pack_into("<Q", gdt, sel, d)
+    # 16-byte 64-bit TSS descriptor: base T+0x1000, limit 0x67, type 0xB (busy), P.
+    struct.pack_into("<QQ", gdt, TSS_SEL, descriptor(T + 0x1000, 0x67, 0x8B, 0), (T + 0x1000) >> 32)
+    pml4 = T + 0x10000
+    pdpt = pml4 + 0x1000
+    pds = pml4 + 0x2000
+    pt = pds + 4 * 0x1000
+    big = ram // 0x200000
+    pdpt_entries = [(pds + g * 0x1000) | 7 for g in range((ram + 0x3FFFFFFF) // 0x40000000)]
+    pd_entries = [(k * 0x200000) | 0x87 for k in range(big)]
+    tail = []
+    if ram % 0x200000:
+        tail_base = big * 0x200000
+        pd_entries.append(pt | 7)
+        tail = [(tail_base + p * 4096) | 7 for p in range((ram - tail_base + 4095) // 4096)]
+    tables = bytearray(0x1000 * 6 + (0x1000 if tail else 0))
+    struct.pack_into("<Q", tables, 0, pdpt | 7)
+    struct.pack_into("<%dQ" % len(pdpt_entries), tables, 0x1000, *pdpt_entries)
+    struct.pack_into("<%dQ" % len(pd_entries), tables, 0x2000, *pd_entries)
+    if tail:
+        struct.pack_into("<%dQ" % len(tail), tables, 0x6000, *tail)
+    return T, [(T, bytes(gdt)), (pml4, bytes(tables))]
+
+
+_tables_cache = {}
+
+
+def tables_for(ram):
+    t = _tables_cache.get(ram)
+    if t is None:
+        t = _tables_cache[ram] = build_tables(ram)
+    return t
+
+
+class Run:
+    """The state of one case's run, shared with the hooks."""
+
+    def __init__(self, uc, max_steps, cs_base):
+        self.uc = uc
+        self.max_steps = max_steps
+        self.cs_base = cs_base
+        self.steps = 0  # instructions started (hook calls)
+        self.limit_hit = False
+        self.last = None  # linear address and size of the last instruction started
+        self.last_size = 0
+        self.vector = None  # exception vector from the INTR hook
+        self.special = None  # (vector, rip) set by instruction hooks (SYSCALL...)
+        self.unmapped = None
+        self.paging = False
+
+    def hook_code(self, uc, address, size, _):
+        if self.steps >= self.max_steps:
+            self.limit_hit = True
+            uc.emu_stop()
+            return
+        self.steps += 1
+        self.last = address
+        self.last_size = size
+
+    def hook_intr(self, uc, intno, _):
+        self.vector = intno
+        uc.emu_stop()
+
+    def hook_syscall(self, uc, _):
+        # Unicorn skips SYSCALL/SYSENTER when a hook is installed (and without one too);
+        # with the starting state (EFER.SCE = 0, IA32_SYSENTER_CS = 0) they fault.
+        self.special = (6, self.last)
+        uc.emu_stop()
+
+    def hook_sysenter(self, uc, _):
+        self.special = (13, self.last)
+        uc.emu_stop()
+
+    def hook_unmapped(self, uc, access, address, size, value, _):
+        # Unicorn 2.0.1 checks that the *linear* address lies in a mapped region before the
+        # page walk. Give such pages (all outside guest RAM) an open-bus MMIO page, as the
+        # emulator does (reads all ones, writes ignored); in compat32 the page walk then
+        # raises the #PF the identity map calls for. A fetch without paging is an error.
+        page = address & ~0xFFF
+        if (access == UC_MEM_FETCH_UNMAPPED and not self.paging) or page >= 1 << 32:
+            self.unmapped = "fetch of %d bytes at physical 0x%x outside guest RAM" % (size, address)
+            return False
+        uc.mmio_map(page, 0x1000, open_bus_read, None, open_bus_write, None)
+        return True
+
+    def hook_in(self, uc, port, size, _):
+        return (1 << (8 * size)) - 1  # no device answers: all ones (cpu.ts)
+
+    def hook_out(self, uc, port, size, value, _):
+        pass
+
+
+def open_bus_read(uc, offset, size, _):
+    return (1 << (8 * size)) - 1
+
+
+def open_bus_write(uc, offset, size, value, _):
+    pass
+
+
+def read_gprs(uc):
+    ctx = uc.context_save()
+    return list(CTX_REGS.unpack(ctypes.string_at(ctx.context.value + CTX_HEADER, CTX_REGS.size)))
+
+
+def write_gprs(uc, values):
+    ctx = uc.context_save()
+    ctypes.memmove(ctx.context.value + CTX_HEADER, CTX_REGS.pack(*values), CTX_REGS.size)
+    uc.context_restore(ctx)
+
+
+def run_stub(uc, addr, code, until):
+    uc.mem_write(addr, code)
+    uc.emu_start(addr, until)
+    uc.mem_write(addr, bytes(len(code)))
+
+
+def boot(uc, mode, ram, T, tables, sregs):
+    for addr, data in tables:
+        uc.mem_write(addr, data)
+    uc.reg_write(UC_X86_REG_GDTR, (0, T, GDT_LIMIT, 0))
+    uc.reg_write(UC_X86_REG_LDTR, (0, 0, 0, 0))
+    uc.reg_write(UC_X86_REG_TR, (TSS_SEL, T + 0x1000, 0x67, 0x8B00))
+    stub = T + STUB_OFF
+    if mode == "real16":
+        uc.reg_write(UC_X86_REG_CR0, 0x10)
+        uc.reg_write(UC_X86_REG_IDTR, (0, 0, 0x3FF, 0))
+        for name in SEG_NAMES:
+            uc.reg_write(SEG_REG[name], sregs.get(name, 0))
+    elif mode == "prot32":
+        uc.reg_write(UC_X86_REG_CR0, 0x11)
+        uc.reg_write(UC_X86_REG_IDTR, (0, 0, 0, 0))
+        for name in ["ss", "ds", "es", "fs", "gs", "cs"]:
+            uc.reg_write(SEG_REG[name], sregs.get(name, 0x18 if name == "cs" else 0x10))
+        uc.msr_write(EFER, 0)
+        uc.reg_write(UC_X86_REG_EAX, 0)
+        run_stub(uc, stub, b"\x0f\x22\xe0", stub + 3)  # mov cr4, eax
+    elif mode == "compat32":
+        uc.reg_write(UC_X86_REG_IDTR, (0, 0, 0, 0))
+        uc.msr_write(EFER, 0x500)
+        s = lambda name: sregs.get(name, 0x10)  # noqa: E731
+        code = b"".join(
+            b"\x66\xb8" + struct.pack("<H", s(n)) + b"\x8e" + bytes([0xC0 | (sr << 3)])
+            for n, sr in (("ds", 3), ("es", 0), ("ss", 2), ("fs", 4), ("gs", 5)))
+        code += b"\xff\x2d\x00\x00\x00\x00" + struct.pack("<IH", stub + 0x100, sregs.get("cs", 0x18))
+        run_stub(uc, stub, code, stub + 0x100)  # 64-bit, paging off: load the segments, enter compat
+        uc.reg_write(UC_X86_REG_CR4, 0x20)
+        uc.reg_write(UC_X86_REG_CR3, T + 0x10000)
+        uc.reg_write(UC_X86_REG_CR0, 0x80000011)
+        uc.reg_write(UC_X86_REG_EAX, 0x20)
+        uc.reg_write(UC_X86_REG_ECX, T + 0x10000)
+        run_stub(uc, stub + 0x100, b"\x0f\x22\xe0\x0f\x22\xd9", stub + 0x106)  # mov cr4, eax; mov cr3, ecx
+        for addr, data in tables[1:]:  # drop the accessed bits the stub's last fetch set
+            uc.mem_write(addr, data)
+    else:
+        raise CaseInputError(f"mode: {mode!r} is not real16, prot32 or compat32")
+
+
+def opcode_at(uc, lin, size):
+    """(opcode byte, index after it, bytes) of the instruction at linear `lin`."""
+    b = bytes(uc.mem_read(lin, max(size, 1)))
+    i = 0
+    while i < len(b) and b[i] in PREFIXES:
+        i += 1
+    return (b[i] if i < len(b) else None), i + 1, b
+
+
+def run_case(c):
+    if not isinstance(c, dict):
+        raise CaseInputError("a case must be a JSON object")
+    mode = c.get("mode")
+    if mode not in ("real16", "prot32", "compat32"):
+        raise CaseInputError(f"mode: {mode!r} is not real16, prot32 or compat32")
+    ram = num(c.get("ram", DEFAULT_RAM), "ram")
+    base = num(c.get("base"), "base")
+    if base is None:
+        raise CaseInputError("base: missing")
+    code = hex_bytes(c.get("code", ""), "code")
+    entry = num(c.get("entry"), "entry")
+    if entry is None:
+        entry = base
+    max_steps = num(c.get("maxSteps", DEFAULT_MAX_STEPS), "maxSteps")
+    regs_in = c.get("regs") or {}
+    sregs = {k: num(v, "sregs." + k) & 0xFFFF for k, v in (c.get("sregs") or {}).items()}
+    for k in sregs:
+        if k not in SEG_REG:
+            raise CaseInputError(f"sregs.{k}: not a segment register")
+    gprs = [num(regs_in.get(n, 0), "regs." + n) & MASK64 for n in GPR_NAMES]
+    rflags = num(regs_in.get("rflags", 2), "regs.rflags")
+
+    T, tables = tables_for(ram)
+    uc = Uc(UC_ARCH_X86, {"real16": UC_MODE_16, "prot32": UC_MODE_32, "compat32": UC_MODE_64}[mode])
+    uc.mem_map(0, ram)
+    boot(uc, mode, ram, T, tables, sregs)
+
+    uc.mem_write(base, code)
+    for k, blk in enumerate(c.get("memory") or []):
+        uc.mem_write(num(blk["addr"], f"memory[{k}].addr"), hex_bytes(blk.get("hex", ""), f"memory[{k}].hex"))
+
+    cs_sel = sregs.get("cs", 0) if mode == "real16" else 0
+    cs_base = cs_sel * 16 if mode == "real16" else 0
+    stop_lin = base + len(code)  # linear = physical (real mode, flat segments, identity map)
+
+    run = Run(uc, max_steps, cs_base)
+    run.paging = mode == "compat32"
+    uc.hook_add(UC_HOOK_CODE, run.hook_code)
+    uc.hook_add(UC_HOOK_INTR, run.hook_intr)
+    uc.hook_add(UC_HOOK_INSN, run.hook_syscall, None, 1, 0, UC_X86_INS_SYSCALL)
+    uc.hook_add(UC_HOOK_INSN, run.hook_sysenter, None, 1, 0, UC_X86_INS_SYSENTER)
+    uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED,
+                run.hook_unmapped)
+    uc.hook_add(UC_HOOK_INSN, run.hook_in, None, 1, 0, UC_X86_INS_IN)
+    uc.hook_add(UC_HOOK_INSN, run.hook_out, None, 1, 0, UC_X86_INS_OUT)
+
+    write_gprs(uc, gprs)
+    uc.reg_write(UC_X86_REG_EFLAGS, (rflags & EFLAGS_MASK) | 2)
+
+    exit_ = run_loop(uc, run, mode, entry, stop_lin)
+
+    regs = read_gprs(uc)
+    out_regs = {n: hexs(regs[k]) for k, n in enumerate(GPR_NAMES)}
+    rip = uc.reg_read(UC_X86_REG_RIP if mode == "compat32" else UC_X86_REG_EIP)
+    if "regs_rip" in exit_:
+        rip = exit_.pop("regs_rip")
+    out_regs["rip"] = hexs(rip)
+    fl = uc.reg_read(UC_X86_REG_RFLAGS if mode == "compat32" else UC_X86_REG_EFLAGS)
+    out_regs["rflags"] = hexs(fl)
+    memory = []
+    for k, d in enumerate(c.get("dump") or []):
+        addr = num(d["addr"], f"dump[{k}].addr")
+        n = num(d["len"], f"dump[{k}].len")
+        try:
+            memory.append({"addr": hexs(addr), "hex": bytes(uc.mem_read(addr, n)).hex()})
+        except UcError as e:
+            raise CaseInputError(f"dump[{k}]: cannot read [0x{addr:x}, 0x{addr + n:x}): {e}")
+    return {"id": c.get("id"), "exit": exit_, "regs": out_regs, "memory": memory}
+
+
+def current_cs_base(uc, mode):
+    if mode != "real16":
+        return 0
+    return uc.reg_read(UC_X86_REG_CS) * 16
+
+
+def signed16(v):
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def run_loop(uc, run, mode, entry, stop_lin):
+    """Run until the end, HLT, an exception, the step limit or an error; the exit object."""
+    eip_reg = UC_X86_REG_RIP if mode == "compat32" else UC_X86_REG_EIP
+    ip = entry
+    while True:
+        if mode == "real16":
+            # x86_set_pc computes EIP = begin - (int16)CS * 16: compensate the signed selector.
+            begin = (ip + signed16(uc.reg_read(UC_X86_REG_CS)) * 16) & MASK64
+        else:
+            begin = ip
+        run.vector = None
+        err = None
+        try:
+            uc.emu_start(begin, stop_lin)
+        except UcError as e:
+            err = e
+        cs_base = current_cs_base(uc, mode)
+        eip = uc.reg_read(eip_reg)
+        if run.special is not None:
+            vector, lin = run.special
+            r = hexs(lin - cs_base)
+            return {"kind": "exception", "vector": vector, "rip": r, "regs_rip": lin - cs_base}
+        if err is not None:
+            if err.errno == UC_ERR_INSN_INVALID:
+                op, n, _ = opcode_at(uc, cs_base + eip, 16)
+                if op == 0xF1:  # INT1/ICEBP: Unicorn 2.0.1 has no ICEBP (#UD); the CPU raises a #DB trap
+                    return {"kind": "exception", "vector": 1, "rip": hexs(eip), "regs_rip": eip + n}
+                return {"kind": "exception", "vector": 6, "rip": hexs(eip)}
+            msg = run.unmapped or str(err)
+            return {"kind": "error", "message": "unicorn: %s (rip 0x%x)" % (msg, eip)}
+        if run.vector is not None:
+            vector = run.vector
+            last = run.last
+            op, n, b = opcode_at(uc, last, run.last_size) if last is not None else (None, 0, b"")
+            if op == 0xCD:  # INT n: a software interrupt, delivered (not an exception)
+                n_vec = b[n] if n < len(b) else vector
+                if mode == "real16":
+                    deliver_real(uc, n_vec, eip)
+                    ip = uc.reg_read(UC_X86_REG_EIP)
+                    continue
+                # IDTR limit is 0 in the protected modes: #GP(vector*8+2) at the INT.
+                return {"kind": "exception", "vector": 13, "rip": hexs(last - cs_base),
+                        "regs_rip": last - cs_base}
+            if op in (0xCC, 0xCE) or vector == 1:  # INT3, INTO, single-step #DB: traps
+                return {"kind": "exception", "vector": vector, "rip": hexs(last - cs_base)}
+            return {"kind": "exception", "vector": vector, "rip": hexs(eip)}
+        if run.limit_hit:
+            return {"kind": "step-limit"}
+        if run.last is not None and eip == run.last - cs_base + run.last_size:
+            op, _, _ = opcode_at(uc, run.last, run.last_size)
+            if op == 0xF4:
+                return {"kind": "hlt"}
+        if cs_base + eip == stop_lin:
+            if run.steps >= run.max_steps:
+                return {"kind": "step-limit"}
+            return {"kind": "end"}
+        return {"kind": "error", "message": "unicorn stopped at rip 0x%x for no known reason" % eip}
+
+
+def deliver_real(uc, vector, next_ip):
+    """INT n in real mode: push FLAGS, CS, IP on SS:SP, clear IF/TF/AC, load CS:IP from the IVT."""
+    flags = uc.reg_read(UC_X86_REG_EFLAGS)
+    cs = uc.reg_read(UC_X86_REG_CS)
+    ss_base = uc.reg_read(UC_X86_REG_SS) * 16
+    regs = read_gprs(uc)
+    sp = regs[4] & 0xFFFF
+    for v in (flags & 0xFFFF, cs, next_ip & 0xFFFF):
+        sp = (sp - 2) & 0xFFFF
+        uc.mem_write(ss_base + sp, struct.pack("<H", v))
+    regs[4] = (regs[4] & ~0xFFFF & MASK64) | sp
+    write_gprs(uc, regs)
+    new_ip, new_cs = struct.unpack("<HH", bytes(uc.mem_read(vector * 4, 4)))
+    uc.reg_write(UC_X86_REG_EFLAGS, flags & ~((1 << 9) | (1 << 8) | (1 << 18)))
+    uc.reg_write(UC_X86_REG_CS, new_cs)
+    uc.reg_write(UC_X86_REG_EIP, new_ip)
+
+
+def main():
+    out = sys.stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cid = None
+        try:
+            c = json.loads(line)
+            if isinstance(c, dict):
+                cid = c.get("id")
+            res = run_case(c)
+        except CaseInputError as e:
+            res = {"id": cid, "exit": {"kind": "error", "message": "bad case: %s" % e}, "regs": {}, "memory": []}
+        except Exception as e:  # never let one case end the batch
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            msg = "%s: %s (unicorn_runner.py:%d)" % (type(e).__name__, e, where.lineno)
+            res = {"id": cid, "exit": {"kind": "error", "message": msg}, "regs": {}, "memory": []}
+        out.write(json.dumps(res, separators=(",", ":")) + "\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()
