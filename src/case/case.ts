@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { CASE_SCHEMA } from "./schema.js";
 import { hexNumber, parseBytes, parseHex64, parseHexNumber, type Hex64 } from "./hex.js";
 import { GPR_NAMES } from "../cpu/state.js";
-import { RFLAGS_DEFINED, TF, VM } from "../cpu/flags.js";
+import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
 import type { Vendor } from "../cpu/cpuid.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
@@ -102,13 +102,10 @@ export function parseCase(input: unknown): Case {
   };
   const id = (c["id"] as string | number | undefined) ?? null;
 
-  // Capabilities that later parts of the emulator bring (issues "x86-64 core, part 2",
-  // "Xen HVM guest ABI model", "Domain construction"): refused, never half-run.
+  // Capabilities that later issues bring ("Xen HVM guest ABI model", "Domain
+  // construction"): refused, never half-run.
   if (c.domctl !== undefined) throw new CaseError("domctl", "toolstack sequences are not implemented yet");
   if (c.hv !== undefined) throw new CaseError("hv.model", `'${c.hv.model}' is not implemented yet`);
-  if (c.mode !== "long64") throw new CaseError("mode", `'${c.mode}' is not implemented yet (only long64)`);
-  if (c.exceptions === "deliver") throw new CaseError("exceptions", "'deliver' is not implemented yet (only stop)");
-  if (c.cpu?.fred === true) throw new CaseError("cpu.fred", "FRED is not implemented yet");
 
   const ram = c.ram ?? DEFAULT_RAM;
   const caseTop = ram - RESERVED_TOP;
@@ -124,7 +121,7 @@ export function parseCase(input: unknown): Case {
   if (base + code.length > caseTop) {
     throw new CaseError("base", `code [${hexAddr(base)}, ${hexAddr(base + code.length)}) does not fit below ${hexAddr(caseTop)} (RAM minus the top 1 MiB)`);
   }
-  const entry = c.entry === undefined ? base : canonicalEntry(c.entry);
+  const entry = c.entry === undefined ? base : entryPoint(c.entry);
 
   const memory = (c.memory ?? []).map((m, k) => {
     const addr = hexNum(`memory[${k}].addr`, m.addr);
@@ -143,8 +140,7 @@ export function parseCase(input: unknown): Case {
       if (v.hi !== 0 || (v.lo & ~RFLAGS_DEFINED & ~2) !== 0) {
         throw new CaseError("regs.rflags", "sets reserved bits");
       }
-      if ((v.lo & VM) !== 0) throw new CaseError("regs.rflags", "VM cannot be set in long64 mode");
-      if ((v.lo & TF) !== 0) throw new CaseError("regs.rflags", "TF (single-step) is not implemented yet");
+      if ((v.lo & VM) !== 0) throw new CaseError("regs.rflags", "VM (virtual-8086 mode) is not a starting mode");
       rflags = v.lo | 2;
     } else {
       gprs[GPR_NAMES.indexOf(name as (typeof GPR_NAMES)[number])] = v;
@@ -181,11 +177,16 @@ export function parseCase(input: unknown): Case {
     ram,
   };
 
-  function canonicalEntry(s: string): number {
+  /** The first RIP: canonical in 64-bit mode, an offset in CS elsewhere (16 bits in real mode). */
+  function entryPoint(s: string): number {
     const v = parseHex64(s);
-    // A 64-bit entry point: canonical addresses only (sign-extended from bit 47).
-    if (((v.hi << 16) >> 16) !== v.hi) throw new CaseError("entry", "is not a canonical address");
-    return v.hi * 4294967296 + (v.lo >>> 0);
+    if (c.mode === "long64") {
+      if (((v.hi << 16) >> 16) !== v.hi) throw new CaseError("entry", "is not a canonical address");
+      return v.hi * 4294967296 + (v.lo >>> 0);
+    }
+    const limit = c.mode === "real16" ? 0xffff : 0xffffffff;
+    if (v.hi !== 0 || (v.lo >>> 0) > limit) throw new CaseError("entry", `is beyond the ${c.mode} code segment (0x${limit.toString(16)})`);
+    return v.lo >>> 0;
   }
 }
 

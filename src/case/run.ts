@@ -1,7 +1,8 @@
 // Running one case: boot (or restore a booted machine), load the case, run, project.
 
 import type { Exit } from "../cpu/cpu.js";
-import { ATTR_P } from "../cpu/state.js";
+import { ATTR_P, CS } from "../cpu/state.js";
+import { loadReal } from "../cpu/segment.js";
 import { CaseError, SEGMENT_FIELDS, type Case } from "./case.js";
 import { Machine, type MachineSnapshot } from "./machine.js";
 import { project, type CaseResult } from "./result.js";
@@ -56,9 +57,11 @@ function load(m: Machine, c: Case): void {
   }
   cpu.refreshMode();
   cpu.rip = c.entry;
-  cpu.stopRip = c.base + c.code.length;
+  // `end` is RIP reaching the byte after the code: an offset in CS (real mode: CS * 16 away).
+  cpu.stopRip = c.base + c.code.length - cpu.segBase(CS);
   cpu.steps = 0;
   cpu.stepLimit = c.maxSteps;
+  cpu.exceptionMode = c.exceptions;
 }
 
 /**
@@ -68,8 +71,12 @@ function load(m: Machine, c: Case): void {
  */
 function loadCaseSelector(m: Machine, name: (typeof SEGMENT_FIELDS)[number], sel: number): void {
   const field = `sregs.${name}`;
-  if ((sel & 3) !== 0) throw new CaseError(field, "the case starts at CPL 0: RPL must be 0");
   const seg = SEG_INDEX[name];
+  if (m.cpu.modeName() === "real16") {
+    loadReal(m.cpu, seg, sel);
+    return;
+  }
+  if ((sel & 3) !== 0) throw new CaseError(field, "the case starts at CPL 0: RPL must be 0");
   if (name === "cs") {
     if (sel !== m.cpu.segSel[1]) throw new CaseError(field, `must be the starting mode's code selector 0x${m.cpu.segSel[1]!.toString(16)}`);
     return;

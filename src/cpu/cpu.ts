@@ -372,7 +372,7 @@ export class Cpu extends CpuState implements MmuHost {
     const inRam = ppn < this.mem.npages;
     let page: CodePage | undefined;
     if (inRam) {
-      const key = ppn * 4 + (this.codeSize >> 1);
+      const key = ppn * 8 + this.decodeMode();
       page = this.codePages.get(key);
       if (page === undefined) {
         page = new CodePage();
@@ -386,7 +386,7 @@ export class Cpu extends CpuState implements MmuHost {
     }
     this.byteSource.rip = rip;
     this.decodes++;
-    const i = this.decoder.decode(this.byteSource, this.codeSize);
+    const i = this.decoder.decode(this.byteSource, this.codeSize, (this.decodeMode() & 4) !== 0);
     // Cache only instructions wholly inside one RAM page: the page's mapping and its
     // contents are then all the cache depends on. The page is write-watched so a
     // store to it (self-modifying code) drops its instructions.
@@ -407,9 +407,18 @@ export class Cpu extends CpuState implements MmuHost {
     }
   }
 
+  /**
+   * What decoding depends on besides the bytes: the code size, and real or virtual-8086
+   * mode (where VEX prefixes do not exist). 0..7, the low bits of a decode-cache key.
+   */
+  private decodeMode(): number {
+    const real = (this.cr0 & CR0_PE) === 0 || (this.flagsOther & VM) !== 0;
+    return (this.codeSize >> 1) | (real ? 4 : 0);
+  }
+
   /** A watched code page is about to be written: forget what was decoded from it. */
   invalidateCode(ppn: number): void {
-    for (let m = 1; m <= 4; m <<= 1) this.codePages.delete(ppn * 4 + m);
+    for (let m = 0; m < 8; m++) this.codePages.delete(ppn * 8 + m);
     this.fetchBase = NaN;
   }
 
@@ -893,7 +902,12 @@ export class Cpu extends CpuState implements MmuHost {
 
   /** Load state saved by saveTo(); TLB and fetch window are dropped. */
   loadFrom(src: CpuSnapshot): void {
+    // Events in flight belong to the run that is being discarded.
+    this.pendingInterrupts.length = 0;
+    this.shadowAt = -1;
+    this.stepTrap = false;
     src.copyStateTo(this);
+    this.eventPending = (this.flagsOther & TF) !== 0;
     src.msr.copyTo(this.msr);
     this.cpl = src.cpl;
     this.steps = src.steps;

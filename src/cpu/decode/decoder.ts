@@ -35,6 +35,7 @@ const RM16_INDEX = [6, 7, 6, 7, 6, 7, -1, -1]; // SI DI SI DI SI DI - -
 
 export class Decoder implements DecodeContext {
   codeSize = 8;
+  realMode = false;
   rexB = false;
   rexW = false;
   rexR = false;
@@ -72,10 +73,11 @@ export class Decoder implements DecodeContext {
   }
 
   /** Decode one instruction for a code segment of `codeSize` bytes (2, 4, 8). */
-  decode(src: ByteSource, codeSize: number): Insn {
+  decode(src: ByteSource, codeSize: number, realMode = false): Insn {
     this.src = src;
     this.n = 0;
     this.codeSize = codeSize;
+    this.realMode = realMode;
     this.modrmByte = -1;
     this.repPrefix = 0;
     this.opsizePrefix = false;

@@ -88,9 +88,10 @@ for (let r = 0; r < 8; r++) {
 // ---- 60-6F ----------------------------------------------------------------------------
 ONE_BYTE[0x60] = op("PUSHA", "", pusha, { flags: F_I64, bySize: { 2: "PUSHA", 4: "PUSHAD" } });
 ONE_BYTE[0x61] = op("POPA", "", popa, { flags: F_I64, bySize: { 2: "POPA", 4: "POPAD" } });
-// 62: BOUND outside 64-bit mode (EVEX there, not implemented).
+// 62: BOUND outside 64-bit mode (a register operand: EVEX, except in real mode where the
+// M operand makes it #UD); EVEX in 64-bit mode (not implemented).
 const BOUND = op("BOUND", "Gv,M", bound);
-ONE_BYTE[0x62] = resolver((d) => (d.codeSize === 8 ? undefined : BOUND));
+ONE_BYTE[0x62] = resolver((d) => (d.codeSize === 8 || (!d.realMode && d.modrm() >= 0xc0) ? undefined : BOUND));
 // 63: MOVSXD in 64-bit mode; ARPL elsewhere.
 const ARPL = op("ARPL", "Ew,Gw", arpl);
 ONE_BYTE[0x63] = resolver((d) => (d.codeSize === 8 ? MOVSXD : ARPL));
@@ -188,12 +189,13 @@ ONE_BYTE[0xc0] = group2("Eb,Ib", shiftEI);
 ONE_BYTE[0xc1] = group2("Ev,Ib", shiftEI);
 ONE_BYTE[0xc2] = op("RET", "Iw", retNearImm, { flags: F_F64 });
 ONE_BYTE[0xc3] = op("RET", "", retNear, { flags: F_F64 });
-// C4/C5: LES/LDS outside 64-bit mode with a memory operand; otherwise VEX prefixes (not
-// implemented).
+// C4/C5: LES/LDS outside 64-bit mode with a memory operand; with a register operand in
+// real and virtual-8086 mode #UD (no VEX there); otherwise VEX prefixes (not implemented).
 const LES = op("LES", "Gz,Mp", loadFarPointer, { sub: ES });
 const LDS = op("LDS", "Gz,Mp", loadFarPointer, { sub: DS });
-ONE_BYTE[0xc4] = resolver((d) => (d.codeSize !== 8 && d.modrm() < 0xc0 ? LES : undefined));
-ONE_BYTE[0xc5] = resolver((d) => (d.codeSize !== 8 && d.modrm() < 0xc0 ? LDS : undefined));
+const lesLds = (e: Node) => resolver((d) => (d.codeSize === 8 ? undefined : d.modrm() < 0xc0 ? e : d.realMode ? INVALID : undefined));
+ONE_BYTE[0xc4] = lesLds(LES);
+ONE_BYTE[0xc5] = lesLds(LDS);
 // C6/C7 group 11: /0 MOV; C6 F8 / C7 F8 are XABORT / XBEGIN (RTM, not implemented).
 ONE_BYTE[0xc6] = group([op("MOV", "Eb,Ib", movEI), INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, resolver((d) => (d.modrm() === 0xf8 ? undefined : INVALID))]);
 ONE_BYTE[0xc7] = group([op("MOV", "Ev,Iz", movEI), INVALID, INVALID, INVALID, INVALID, INVALID, INVALID, resolver((d) => (d.modrm() === 0xf8 ? undefined : INVALID))]);

@@ -87,6 +87,8 @@ export type Node = Entry | Invalid | Group | ModSplit | Resolver | undefined;
 /** What resolvers may ask about the instruction being decoded. */
 export interface DecodeContext {
   readonly codeSize: number;
+  /** Real-address or virtual-8086 mode (VEX/EVEX prefixes are not recognised there). */
+  readonly realMode: boolean;
   readonly rexB: boolean;
   readonly rexW: boolean;
   readonly rexR: boolean;

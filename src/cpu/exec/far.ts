@@ -11,7 +11,7 @@ import {
   markAccessed, selectorError, type TableDescriptor,
 } from "../segment.js";
 import { ATTR_DB, ATTR_L, ATTR_P, ATTR_S, CS, DS, EFER_LMA, ES, FS, GS, RSP, SS, TR } from "../state.js";
-import { adjustRsp, push } from "./stack.js";
+import { adjustRsp, probePushes, push } from "./stack.js";
 
 const TWO32 = 4294967296;
 const CANON = 140737488355328;
@@ -102,9 +102,9 @@ function land(cpu: Cpu, t: Target): void {
   cpu.rip = t.offset;
 }
 
-/** The far pointer operand: `Ap` (imm2 = selector via imm/disp) or `Mp` (memory). */
+/** The far pointer operand: `Ap` (imm = offset, imm2 = selector) or `Mp` (memory). */
 function farPointer(cpu: Cpu, i: Insn): { sel: number; offset: number } {
-  if (i.mod === 3 && i.entry !== null && i.entry.ops[0]?.kind === "A") {
+  if (i.entry !== null && i.entry.ops[0]?.kind === "P") {
     return { sel: i.imm2, offset: i.imm >>> 0 };
   }
   const size = i.osize;
@@ -136,8 +136,7 @@ export const callFar: Handler = (cpu, i) => {
   const retRip = cpu.rip;
   const oldCs = cpu.segSel[CS]!;
   if (!isProtected(cpu)) {
-    push(cpu, osize, oldCs, 0);
-    push(cpu, osize, retRip, 0);
+    pushBoth(cpu, osize, oldCs, retRip);
     loadReal(cpu, CS, sel);
     cpu.rip = offset;
     cpu.refreshMode();
@@ -156,7 +155,7 @@ export const callFar: Handler = (cpu, i) => {
 
 /** Push CS then RIP (both checked writable first, so a fault leaves RSP unchanged). */
 function pushBoth(cpu: Cpu, size: number, cs: number, rip: number): void {
-  cpu.probeWrite(cpu.stackAddr(-2 * size, 2 * size), 2 * size);
+  probePushes(cpu, 2, size);
   push(cpu, size, cs, 0);
   push(cpu, size, rip % TWO32 | 0, Math.floor(rip / TWO32) | 0);
 }

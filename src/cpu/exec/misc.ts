@@ -48,7 +48,7 @@ export const ud: Handler = () => {
 
 /** CPUID: EAX/ECX in; RAX, RBX, RCX, RDX out (upper halves cleared). */
 export const cpuidInsn: Handler = (cpu) => {
-  const r = cpuid(cpu.model, cpu.lo[RAX]!, cpu.lo[RCX]!);
+  const r = cpuid(cpu.model, cpu.lo[RAX]!, cpu.lo[RCX]!, (cpu.cr4Lo & (1 << 18)) !== 0);
   cpu.setReg(4, RAX, r[0], 0);
   cpu.setReg(4, RBX, r[1], 0);
   cpu.setReg(4, RCX, r[2], 0);

@@ -108,8 +108,6 @@ function shift(cpu: Cpu, kind: number, size: number, lo: number, hi: number, cou
       let cf = cpu.lf.cf();
       let a = lo & mask;
       let b = size === 8 ? hi : 0;
-      // RCR's OF is computed before the rotation, RCL's after it.
-      let of = bit(a, b, msb) ^ cf;
       for (let k = 0; k < n; k++) {
         if (kind === RCL) {
           const out = bit(a, b, msb);
@@ -131,8 +129,11 @@ function shift(cpu: Cpu, kind: number, size: number, lo: number, hi: number, cou
           cf = out;
         }
       }
-      if (kind === RCL) of = bit(a, b, msb) ^ cf;
-      if (n !== 0) cpu.lf.setCfOf(cf, of);
+      // OF from the result, as the count-1 definition gives it (RCL: MSB xor CF; RCR: the
+      // two top bits); for other counts the SDM leaves OF undefined, and the 286 and this
+      // machine's AMD CPU both write it even when the count is a multiple of width + 1.
+      const top = bit(a, b, msb);
+      cpu.lf.setCfOf(cf, kind === RCL ? top ^ cf : top ^ bit(a, b, msb - 1));
       cpu.rhi = b;
       return a;
     }
@@ -154,7 +155,6 @@ function shift(cpu: Cpu, kind: number, size: number, lo: number, hi: number, cou
     }
     case SHR: {
       let cf: number;
-      const top = bit(lo, hi, msb);
       if (size === 8) {
         shr64(lo, hi, count);
         rLo = t[0]!;
@@ -165,7 +165,9 @@ function shift(cpu: Cpu, kind: number, size: number, lo: number, hi: number, cou
         rLo = v >>> count;
         cf = (v >>> (count - 1)) & 1;
       }
-      shiftFlags(cpu, size, rLo, rHi, cf, top);
+      // OF: the top two bits of the result differ (for a count of 1 that is the original
+      // MSB, the SDM's definition; other counts leave it undefined, and the 286 does this).
+      shiftFlags(cpu, size, rLo, rHi, cf, bit(rLo, rHi, msb) ^ bit(rLo, rHi, msb - 1));
       cpu.rhi = rHi;
       return rLo;
     }

@@ -177,10 +177,18 @@ export const leave: Handler = (cpu, i) => {
   cpu.setReg(size, RBP, v, vHi);
 };
 
+/**
+ * Fault now if any of the next `count` pushes of `size` bytes cannot be written: each slot
+ * on its own, since the stack pointer wraps within a 16-bit stack segment.
+ */
+export function probePushes(cpu: Cpu, count: number, size: number): void {
+  for (let k = 1; k <= count; k++) cpu.probeWrite(cpu.stackAddr(-k * size, size), size);
+}
+
 /** PUSHA/PUSHAD (60, not in 64-bit mode): AX CX DX BX, the original SP, BP SI DI. */
 export const pusha: Handler = (cpu, i) => {
   const size = i.osize;
-  cpu.probeWrite(cpu.stackAddr(-8 * size, 8 * size), 8 * size);
+  probePushes(cpu, 8, size);
   const sp = cpu.getReg(size, RSP);
   for (let r = 0; r < 8; r++) push(cpu, size, r === RSP ? sp : cpu.getReg(size, r), 0);
 };
