@@ -195,8 +195,9 @@ export class Cpu extends CpuState implements MmuHost {
       const off = rip - this.fetchBase;
       let i: Insn | undefined;
       if (off >= 0 && off < 4096) i = this.fetchPage.insns[off];
-      if (i === undefined) i = this.fetchSlow(rip);
+      // Set first: a fault while fetching (#PF, #GP) belongs to this instruction.
       this.insnRip = rip;
+      if (i === undefined) i = this.fetchSlow(rip);
       let next = rip + i.len;
       if (next >= this.ripWrap) next = this.wrapRip(next);
       this.rip = next;
@@ -270,6 +271,15 @@ export class Cpu extends CpuState implements MmuHost {
     return false;
   }
 
+  /**
+   * An event was delivered: a single-step trap armed by the instruction that raised it
+   * is dropped (TF is saved in the frame and comes back with IRET/ERETx; SDM Vol. 3A
+   * 18.3.1.4, Bochs `interrupt()` "traps will resume upon return").
+   */
+  discardTraps(): void {
+    this.stepTrap = false;
+  }
+
   /** After an instruction: the single-step trap (#DB with DR6.BS, SDM Vol. 3A 18.3.1.4). */
   private afterInstruction(): void {
     if (this.stepTrap) {
@@ -311,6 +321,7 @@ export class Cpu extends CpuState implements MmuHost {
     try {
       if (this.exceptionMode === "stop") deliverEventOnce(this, ev);
       else deliverEvent(this, ev);
+      this.discardTraps();
     } catch (e) {
       if (e instanceof TripleFault) {
         this.exit = { kind: "triple-fault" };

@@ -24,16 +24,45 @@ How each mode is set up in Unicorn 2.0.1 (QEMU 5 TCG):
 
 GPRs are read and written as the raw 64-bit QEMU registers (through the saved CPU context:
 CPUX86State starts with regs[16]), because Unicorn's register API has no RAX/R8..R15 in
-16/32-bit mode.
+16/32-bit mode. QEMU zero-extends 32-bit register writes in every mode.
 
-Exit kinds: end, hlt, exception (vector, rip of the instruction), step-limit, error
-(Unicorn could not run the case: unmapped physical memory, an internal error...).
+Run semantics (as the emulator's run loop): the step limit is checked before each
+instruction, before the end check, so a case of exactly maxSteps instructions ends with
+step-limit; each REP iteration is one step. Exit kinds: end, hlt, step-limit, exception
+(vector, rip of the instruction; for the traps INT3, INTO and single-step #DB regs.rip is
+after it), error (Unicorn could not run the case; the message says why).
+
+What the runner adds because Unicorn does not model it:
+  INT n      Unicorn only reports it. real16: delivered here through the IVT (push FLAGS,
+             CS, IP; clear IF, TF, AC), then the run goes on. prot32/compat32: IDTR limit
+             is 0, so #GP at the INT (as delivery would fault).
+  INT1/F1    Unicorn 2.0.1 decodes ICEBP as #UD; reported as the #DB trap the CPU raises.
+  SYSCALL, SYSENTER  Unicorn skips them; with EFER.SCE = 0 and IA32_SYSENTER_CS = 0 they
+             are #UD and #GP(0): reported as such.
+  IN/OUT     no device: IN reads all ones, OUT is ignored (as the emulator's bare machine).
+  Physical memory outside RAM (no paging): open bus, reads all ones, writes ignored;
+             fetching there is an error.
+
+Known Unicorn 2.0.1 / QEMU 5 differences (compare around them):
+  - No segment checks on data accesses in any mode: no limit check (real-mode word access
+    at offset 0xFFFF, 32-bit addresses in real mode), no #GP on a null DS/ES/FS/GS, no #SS.
+  - 16-bit IP is not wrapped at 0xFFFF by sequential execution.
+  - Paging: walks, permission checks, #PF and A/D bits are real, but the translated address
+    is ignored (Unicorn maps linear = physical), so non-identity mappings read the wrong page.
+  - CPUID is QEMU's (AuthenticAMD-like; no POPCNT, MOVBE: those are #UD); RDTSC is host time.
+  - Flags the SDM leaves undefined differ (MUL/IMUL, BSF/BSR, BCD, shifts/rotates by more
+    than 1, SHLD/SHRD...); SMSW r32 high half and BSWAP r16 (undefined) differ.
+  - Self-modifying code that rewrites the current translation block re-runs the writing
+    instruction once more under the code hook (one extra step), and can rarely abort QEMU
+    ("tcg fatal error"): that case gets an error result, a fresh worker runs the rest.
 """
 
 import ctypes
 import json
+import os
 import struct
 import sys
+import tempfile
 import traceback
 
 from unicorn import (
@@ -46,8 +75,6 @@ from unicorn import (
     UC_HOOK_MEM_READ_UNMAPPED,
     UC_HOOK_MEM_WRITE_UNMAPPED,
     UC_MEM_FETCH_UNMAPPED,
-    UC_MEM_READ_UNMAPPED,
-    UC_MEM_WRITE_UNMAPPED,
     UC_MODE_16,
     UC_MODE_32,
     UC_MODE_64,
@@ -90,8 +117,8 @@ DEFAULT_RAM = 256 * 1024 * 1024
 DEFAULT_MAX_STEPS = 100000
 RESERVED_TOP = 0x100000
 MASK64 = (1 << 64) - 1
-# EFLAGS bits software can hold: CF 1 PF AF ZF SF TF IF DF OF IOPL NT RF VM AC VIF VIP ID
-EFLAGS_MASK = 0x3F7FD5
+# EFLAGS bits a case may set: CF 1 PF AF ZF SF TF IF DF OF IOPL NT RF AC VIF VIP ID (not VM)
+EFLAGS_MASK = 0x3D7FD5
 EFER = 0xC0000080
 
 GDT = [  # selector, descriptor
@@ -153,8 +180,9 @@ def build_tables(ram):
     gdt = bytearray(GDT_LIMIT + 1)
     for sel, d in GDT:
         struct.pack_into("<Q", gdt, sel, d)
-    # 16-byte 64-bit TSS descriptor: base T+0x1000, limit 0x67, type 0xB (busy), P.
-    struct.pack_into("<QQ", gdt, TSS_SEL, descriptor(T + 0x1000, 0x67, 0x8B, 0), (T + 0x1000) >> 32)
+    # 16-byte 64-bit TSS descriptor: base T+0x1000, limit 0x67, P, type 9 (available) in memory as
+    # machine.ts writes it (TR itself is loaded busy, below).
+    struct.pack_into("<QQ", gdt, TSS_SEL, descriptor(T + 0x1000, 0x67, 0x89, 0), (T + 0x1000) >> 32)
     pml4 = T + 0x10000
     pdpt = pml4 + 0x1000
     pds = pml4 + 0x2000
@@ -189,13 +217,19 @@ def tables_for(ram):
 class Run:
     """The state of one case's run, shared with the hooks."""
 
-    def __init__(self, uc, max_steps, cs_base):
+    def __init__(self, uc, max_steps, real, stop_off):
         self.uc = uc
         self.max_steps = max_steps
-        self.cs_base = cs_base
+        self.real = real  # real16: CS may change, so compare offsets, not linear addresses
+        self.stop_off = stop_off
+        self.at_end = False
+        # Where the code hook stopped the run. Unicorn's hook prologue stores the *linear*
+        # PC into EIP, so with a CS base other than 0 EIP is wrong after such a stop.
+        self.stopped_at = None
         self.steps = 0  # instructions started (hook calls)
         self.limit_hit = False
-        self.last = None  # linear address and size of the last instruction started
+        self.last = None  # linear address, CS offset and size of the last instruction started
+        self.last_off = None
         self.last_size = 0
         self.vector = None  # exception vector from the INTR hook
         self.special = None  # (vector, rip) set by instruction hooks (SYSCALL...)
@@ -203,12 +237,23 @@ class Run:
         self.paging = False
 
     def hook_code(self, uc, address, size, _):
+        if self.real:
+            off = address - uc.reg_read(UC_X86_REG_CS) * 16
+            if off == self.stop_off:
+                self.at_end = True
+                self.stopped_at = off
+                uc.emu_stop()
+                return
+        else:
+            off = address
         if self.steps >= self.max_steps:
             self.limit_hit = True
+            self.stopped_at = off
             uc.emu_stop()
             return
         self.steps += 1
         self.last = address
+        self.last_off = off
         self.last_size = size
 
     def hook_intr(self, uc, intno, _):
@@ -218,11 +263,11 @@ class Run:
     def hook_syscall(self, uc, _):
         # Unicorn skips SYSCALL/SYSENTER when a hook is installed (and without one too);
         # with the starting state (EFER.SCE = 0, IA32_SYSENTER_CS = 0) they fault.
-        self.special = (6, self.last)
+        self.special = (6, self.last_off)
         uc.emu_stop()
 
     def hook_sysenter(self, uc, _):
-        self.special = (13, self.last)
+        self.special = (13, self.last_off)
         uc.emu_stop()
 
     def hook_unmapped(self, uc, access, address, size, value, _):
@@ -232,7 +277,8 @@ class Run:
         # raises the #PF the identity map calls for. A fetch without paging is an error.
         page = address & ~0xFFF
         if (access == UC_MEM_FETCH_UNMAPPED and not self.paging) or page >= 1 << 32:
-            self.unmapped = "fetch of %d bytes at physical 0x%x outside guest RAM" % (size, address)
+            what = "fetch" if access == UC_MEM_FETCH_UNMAPPED else "access"
+            self.unmapped = "%s of %d bytes at 0x%x outside guest RAM" % (what, size, address)
             return False
         uc.mmio_map(page, 0x1000, open_bus_read, None, open_bus_write, None)
         return True
@@ -351,11 +397,10 @@ def run_case(c):
     for k, blk in enumerate(c.get("memory") or []):
         uc.mem_write(num(blk["addr"], f"memory[{k}].addr"), hex_bytes(blk.get("hex", ""), f"memory[{k}].hex"))
 
-    cs_sel = sregs.get("cs", 0) if mode == "real16" else 0
-    cs_base = cs_sel * 16 if mode == "real16" else 0
-    stop_lin = base + len(code)  # linear = physical (real mode, flat segments, identity map)
+    cs_base = sregs.get("cs", 0) * 16 if mode == "real16" else 0
+    stop_off = base + len(code) - cs_base
 
-    run = Run(uc, max_steps, cs_base)
+    run = Run(uc, max_steps, mode == "real16", stop_off)
     run.paging = mode == "compat32"
     uc.hook_add(UC_HOOK_CODE, run.hook_code)
     uc.hook_add(UC_HOOK_INTR, run.hook_intr)
@@ -369,7 +414,7 @@ def run_case(c):
     write_gprs(uc, gprs)
     uc.reg_write(UC_X86_REG_EFLAGS, (rflags & EFLAGS_MASK) | 2)
 
-    exit_ = run_loop(uc, run, mode, entry, stop_lin)
+    exit_ = run_loop(uc, run, mode, entry)
 
     regs = read_gprs(uc)
     out_regs = {n: hexs(regs[k]) for k, n in enumerate(GPR_NAMES)}
@@ -390,22 +435,19 @@ def run_case(c):
     return {"id": c.get("id"), "exit": exit_, "regs": out_regs, "memory": memory}
 
 
-def current_cs_base(uc, mode):
-    if mode != "real16":
-        return 0
-    return uc.reg_read(UC_X86_REG_CS) * 16
-
-
 def signed16(v):
     return v - 0x10000 if v & 0x8000 else v
 
 
-def run_loop(uc, run, mode, entry, stop_lin):
-    """Run until the end, HLT, an exception, the step limit or an error; the exit object."""
+def run_loop(uc, run, mode, entry):
+    """Run until the end, HLT, an exception, the step limit or an error; the exit object.
+    In the flat modes Unicorn itself stops at the end address (CS base 0); in real16 the
+    code hook compares IP with the end offset whatever CS is (as the emulator does)."""
     eip_reg = UC_X86_REG_RIP if mode == "compat32" else UC_X86_REG_EIP
+    until = MASK64 if run.real else run.stop_off
     ip = entry
     while True:
-        if mode == "real16":
+        if run.real:
             # x86_set_pc computes EIP = begin - (int16)CS * 16: compensate the signed selector.
             begin = (ip + signed16(uc.reg_read(UC_X86_REG_CS)) * 16) & MASK64
         else:
@@ -413,15 +455,14 @@ def run_loop(uc, run, mode, entry, stop_lin):
         run.vector = None
         err = None
         try:
-            uc.emu_start(begin, stop_lin)
+            uc.emu_start(begin, until)
         except UcError as e:
             err = e
-        cs_base = current_cs_base(uc, mode)
         eip = uc.reg_read(eip_reg)
+        cs_base = uc.reg_read(UC_X86_REG_CS) * 16 if run.real else 0
         if run.special is not None:
-            vector, lin = run.special
-            r = hexs(lin - cs_base)
-            return {"kind": "exception", "vector": vector, "rip": r, "regs_rip": lin - cs_base}
+            vector, off = run.special
+            return {"kind": "exception", "vector": vector, "rip": hexs(off), "regs_rip": off}
         if err is not None:
             if err.errno == UC_ERR_INSN_INVALID:
                 op, n, _ = opcode_at(uc, cs_base + eip, 16)
@@ -432,30 +473,26 @@ def run_loop(uc, run, mode, entry, stop_lin):
             return {"kind": "error", "message": "unicorn: %s (rip 0x%x)" % (msg, eip)}
         if run.vector is not None:
             vector = run.vector
-            last = run.last
-            op, n, b = opcode_at(uc, last, run.last_size) if last is not None else (None, 0, b"")
+            op, n, b = opcode_at(uc, run.last, run.last_size) if run.last is not None else (None, 0, b"")
             if op == 0xCD:  # INT n: a software interrupt, delivered (not an exception)
-                n_vec = b[n] if n < len(b) else vector
-                if mode == "real16":
-                    deliver_real(uc, n_vec, eip)
+                if run.real:
+                    deliver_real(uc, b[n] if n < len(b) else vector, eip)
                     ip = uc.reg_read(UC_X86_REG_EIP)
                     continue
                 # IDTR limit is 0 in the protected modes: #GP(vector*8+2) at the INT.
-                return {"kind": "exception", "vector": 13, "rip": hexs(last - cs_base),
-                        "regs_rip": last - cs_base}
+                return {"kind": "exception", "vector": 13, "rip": hexs(run.last_off), "regs_rip": run.last_off}
             if op in (0xCC, 0xCE) or vector == 1:  # INT3, INTO, single-step #DB: traps
-                return {"kind": "exception", "vector": vector, "rip": hexs(last - cs_base)}
+                return {"kind": "exception", "vector": vector, "rip": hexs(run.last_off)}
             return {"kind": "exception", "vector": vector, "rip": hexs(eip)}
         if run.limit_hit:
-            return {"kind": "step-limit"}
-        if run.last is not None and eip == run.last - cs_base + run.last_size:
+            return {"kind": "step-limit", "regs_rip": run.stopped_at}
+        if run.last is not None and eip == run.last_off + run.last_size:
             op, _, _ = opcode_at(uc, run.last, run.last_size)
             if op == 0xF4:
                 return {"kind": "hlt"}
-        if cs_base + eip == stop_lin:
-            if run.steps >= run.max_steps:
-                return {"kind": "step-limit"}
-            return {"kind": "end"}
+        if run.at_end or (not run.real and eip == run.stop_off):
+            kind = "step-limit" if run.steps >= run.max_steps else "end"
+            return {"kind": kind, "regs_rip": run.stop_off}
         return {"kind": "error", "message": "unicorn stopped at rip 0x%x for no known reason" % eip}
 
 
@@ -477,24 +514,65 @@ def deliver_real(uc, vector, next_ip):
     uc.reg_write(UC_X86_REG_EIP, new_ip)
 
 
+def case_id(line):
+    try:
+        c = json.loads(line)
+        return c.get("id") if isinstance(c, dict) else None
+    except ValueError:
+        return None
+
+
+def result_line(line):
+    """The JSON result line of one input line; never raises."""
+    try:
+        c = json.loads(line)
+        res = run_case(c)
+    except CaseInputError as e:
+        res = {"id": case_id(line), "exit": {"kind": "error", "message": "bad case: %s" % e}, "regs": {}, "memory": []}
+    except Exception as e:  # never let one case end the batch
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        msg = "%s: %s (unicorn_runner.py:%d)" % (type(e).__name__, e, where.lineno)
+        res = {"id": case_id(line), "exit": {"kind": "error", "message": msg}, "regs": {}, "memory": []}
+    return json.dumps(res, separators=(",", ":")) + "\n"
+
+
 def main():
+    """Run the cases in a forked worker; when QEMU aborts the worker (it does, rarely: a
+    "tcg fatal error" on some self-modifying code), that case gets an error result and a new
+    worker goes on with the next case."""
+    lines = [line for line in sys.stdin if line.strip()]
     out = sys.stdout
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cid = None
-        try:
-            c = json.loads(line)
-            if isinstance(c, dict):
-                cid = c.get("id")
-            res = run_case(c)
-        except CaseInputError as e:
-            res = {"id": cid, "exit": {"kind": "error", "message": "bad case: %s" % e}, "regs": {}, "memory": []}
-        except Exception as e:  # never let one case end the batch
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            msg = "%s: %s (unicorn_runner.py:%d)" % (type(e).__name__, e, where.lineno)
-            res = {"id": cid, "exit": {"kind": "error", "message": msg}, "regs": {}, "memory": []}
-        out.write(json.dumps(res, separators=(",", ":")) + "\n")
+    i = 0
+    while i < len(lines):
+        out.flush()
+        r, w = os.pipe()
+        err = tempfile.TemporaryFile()
+        pid = os.fork()
+        if pid == 0:  # worker: one result line per case, flushed, so a crash loses none
+            os.close(r)
+            os.dup2(err.fileno(), 2)
+            with os.fdopen(w, "w") as f:
+                for line in lines[i:]:
+                    f.write(result_line(line))
+                    f.flush()
+            os._exit(0)
+        os.close(w)
+        done = 0
+        with os.fdopen(r) as f:
+            for res in f:
+                out.write(res)
+                done += 1
+        _, status = os.waitpid(pid, 0)
+        i += done
+        if i < len(lines):
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            how = ("signal %d" % os.WTERMSIG(status)) if os.WIFSIGNALED(status) else ("status %d" % os.WEXITSTATUS(status))
+            msg = "unicorn process died (%s) on this case%s" % (how, (": " + " | ".join(tail)) if tail else "")
+            out.write(json.dumps({"id": case_id(lines[i]), "exit": {"kind": "error", "message": msg},
+                                  "regs": {}, "memory": []}, separators=(",", ":")) + "\n")
+            i += 1
+        err.close()
     out.flush()
 
 

@@ -25,6 +25,8 @@ function canonical(a: number): boolean {
 /** Deliver SYSCALL/SYSENTER as a FRED "other" event (type 7): no GPR is written. */
 function fredSystemCall(cpu: Cpu, vector: number, len: number): void {
   fredDeliver(cpu, { vector, errorCode: 0, kind: EventKind.Exception, returnRip: cpu.rip, data: 0, insnLen: len, software: true }, FRED_OTHER);
+  // A software event: TF comes back with ERETx, which pends the #DB (SS word bit 17).
+  cpu.discardTraps();
 }
 
 /** SYSCALL (0F 05). */

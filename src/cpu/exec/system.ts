@@ -204,8 +204,12 @@ export const sgdt: Handler = (cpu, i) => {
   else cpu.wr32(lin + 2, base | 0);
 };
 
-/** SLDT/STR (i.op: LDTR or TR): the selector; to a register at the operand size, zero-extended. */
+/**
+ * SLDT/STR (i.op: LDTR or TR): the selector; to a register at the operand size,
+ * zero-extended. #UD in real-address mode (SDM Vol. 2B SLDT, STR).
+ */
 export const storeSystemSelector: Handler = (cpu, i) => {
+  if (!isProtected(cpu)) throw new CpuFault(UD);
   const sel = cpu.segSel[i.op === 0 ? LDTR : TR]!;
   if (i.mod === 3) cpu.setReg(i.osize, i.rm, sel, 0);
   else writeE(cpu, i, 2, sel, 0);
