@@ -8,8 +8,27 @@ import { parseBytes } from "../../src/case/hex.js";
 const CODE = 0x100000;
 const DATA = 0x200000;
 
+/** Virtual address of the 8 MiB the paging loops walk, mapped with 4 KiB pages (see map4k). */
+const PAGED = 0x40000000;
+
+/**
+ * Map PAGED..PAGED+8 MiB to physical 8 MiB..16 MiB with 4-level, 4 KiB pages: PDPT[1] of
+ * the booted identity map gets a PD whose four PTs hold 2048 entries.
+ */
+function map4k(m: Machine): void {
+  const pdpt = m.tablesBase + 0x11000; // machine.ts: PML4 at T + 0x10000, PDPT after it
+  const pd = 0x380000;
+  m.mem.write32(pdpt + 8 * (PAGED / 0x40000000), pd | 7);
+  for (let k = 0; k < 4; k++) {
+    const pt = pd + 0x1000 * (k + 1);
+    m.mem.write32(pd + 8 * k, pt | 7);
+    for (let e = 0; e < 512; e++) m.mem.write32(pt + 8 * e, (0x800000 + (k * 512 + e) * 4096) | 7);
+  }
+  m.cpu.flushTlb();
+}
+
 /** Guest loops (64-bit code at CODE); each runs until the step budget is spent. */
-const LOOPS: { name: string; what: string; hex: string; regs?: Record<number, number> }[] = [
+const LOOPS: { name: string; what: string; hex: string; regs?: Record<number, number>; paged?: boolean }[] = [
   {
     name: "register ALU",
     what: "add/xor/lea/sub/shl/and on registers, dec + jnz",
@@ -31,6 +50,19 @@ const LOOPS: { name: string; what: string; hex: string; regs?: Record<number, nu
     //      cmp rax,1; jne top; mov eax,ebx; add eax,27; jmp top
     hex: "a801 7407 488d444001 eb03 48d1e8 ffc3 4883f801 75ea 89d8 83c01b ebe3",
     regs: { 0: 27 },
+  },
+  {
+    name: "paged, TLB",
+    what: "load + read-modify-write on each of 256 4 KiB pages (4-level paging), the TLB holding them all",
+    // outer: mov esi,PAGED; mov ecx,256; inner: mov rax,[rsi]; add [rsi+8],rax; add rsi,0x1000; dec ecx; jnz inner; jmp outer
+    hex: "be00000040 b900010000 488b06 48014608 4881c600100000 ffc9 75ee ebe2",
+    paged: true,
+  },
+  {
+    name: "paged, walks",
+    what: "the same over 2048 pages: twice the 1024-entry TLB, so every access walks the tables",
+    hex: "be00000040 b900080000 488b06 48014608 4881c600100000 ffc9 75ee ebe2",
+    paged: true,
   },
 ];
 
@@ -62,8 +94,9 @@ function timeRun(m: Machine, code: Uint8Array, regs: Record<number, number>, ste
   return t;
 }
 
-function mips(loop: (typeof LOOPS)[number]): { mips: number; hitRate: number; decodes: number; executed: number } {
+function mips(loop: (typeof LOOPS)[number]): { mips: number; hitRate: number; decodes: number; executed: number; walks: number } {
   const m = machine();
+  if (loop.paged === true) map4k(m);
   const code = parseBytes(loop.hex);
   const regs = loop.regs ?? {};
   timeRun(m, code, regs, 20_000_000); // warm-up: let the JIT settle
@@ -77,7 +110,7 @@ function mips(loop: (typeof LOOPS)[number]): { mips: number; hitRate: number; de
     best = Math.max(best, (long - short) / (b - a) / 1e6);
   }
   const n = executed.get(m) ?? 0;
-  return { mips: best, hitRate: 1 - m.cpu.decodes / Math.max(1, n), decodes: m.cpu.decodes, executed: n };
+  return { mips: best, hitRate: 1 - m.cpu.decodes / Math.max(1, n), decodes: m.cpu.decodes, executed: n, walks: m.cpu.pageWalks };
 }
 
 function snapshotCost(): { takeUs: number; restoreUs: number; restore1GUs: number } {
@@ -125,7 +158,8 @@ function main(): void {
   console.log(`hvdiff bench — Node ${process.version}, ${process.arch}`);
   for (const loop of LOOPS) {
     const r = mips(loop);
-    console.log(`  ${loop.name.padEnd(13)} ${r.mips.toFixed(1).padStart(6)} MIPS   decode cache: ${r.decodes} decodes for ${r.executed.toExponential(1)} instructions, hit rate ${(r.hitRate * 100).toFixed(6)}%   (${loop.what})`);
+    const walks = `page walks: ${(r.walks / r.executed * 1000).toFixed(3)} per 1000 instructions`;
+    console.log(`  ${loop.name.padEnd(13)} ${r.mips.toFixed(1).padStart(6)} MIPS   decode cache: ${r.decodes} decodes for ${r.executed.toExponential(1)} instructions, hit rate ${(r.hitRate * 100).toFixed(6)}%; ${walks}   (${loop.what})`);
   }
   const s = snapshotCost();
   console.log(`  snapshot     take ${s.takeUs.toFixed(2)} µs; restore after a 100-instruction case ${s.restoreUs.toFixed(2)} µs with 256 MiB of RAM, ${s.restore1GUs.toFixed(2)} µs with 1 GiB`);

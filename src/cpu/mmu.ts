@@ -54,6 +54,8 @@ export interface MmuHost extends CpuState {
   readonly tlbPpn: Int32Array;
   readonly tlbGlobal: Uint8Array;
   cpl: number;
+  /** Page-table walks so far (TLB misses with paging on), for the benchmark. */
+  pageWalks: number;
   /** Called when a TLB entry changes so the fetch window can be dropped. */
   onTlbChange(): void;
 }
@@ -129,6 +131,7 @@ export function translate(c: MmuHost, lin: number, kind: number, user: boolean, 
     if (fill) install(c, vpn, ppn, true, true, true, false);
     return ppn * 4096 + off;
   }
+  c.pageWalks++;
   const nxe = (c.efer & EFER_NXE) !== 0;
   const write = kind === ACC_WRITE;
   const fetch = kind === ACC_FETCH;
