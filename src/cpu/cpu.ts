@@ -19,7 +19,7 @@ import { OPEN_BUS, type PortBus } from "./exec/io.js";
 import {
   ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CS, CpuState, EFER_LMA, FS, SS,
 } from "./state.js";
-import { IF, TF, VM } from "./flags.js";
+import { IF, RF, TF, VM } from "./flags.js";
 
 /** DR6.BS: the #DB was a single-step trap. */
 const DR6_BS = 1 << 14;
@@ -163,19 +163,32 @@ export class Cpu extends CpuState implements MmuHost {
       try {
         this.loop();
       } catch (e) {
-        if (e instanceof CpuFault) this.fault(e);
-        else if (e instanceof TripleFault) this.exit = { kind: "triple-fault" };
-        else if (e instanceof RunStop) {
-          if (e.reason === "hlt") this.exit = { kind: "hlt" };
-          else if (e.reason === "triple-fault") this.exit = { kind: "triple-fault" };
-        } else {
-          this.rip = this.insnRip;
-          this.exit = { kind: "crash", message: e instanceof Error ? `${e.message}` : String(e) };
-          this.crashError = e;
+        if (!(e instanceof CpuFault)) this.stopWith(e);
+        else {
+          // Delivering the exception can itself end the run (a triple fault, a task gate).
+          try {
+            this.fault(e);
+          } catch (f) {
+            this.stopWith(f);
+          }
         }
       }
     }
     return this.exit;
+  }
+
+  /** The run stops on something thrown other than an exception to deliver. */
+  private stopWith(e: unknown): void {
+    if (e instanceof TripleFault) this.exit = { kind: "triple-fault" };
+    else if (e instanceof RunStop) {
+      // RunStop's thrower has set the exit, except for HLT and a triple fault.
+      if (e.reason === "hlt") this.exit = { kind: "hlt" };
+      else if (e.reason === "triple-fault") this.exit = { kind: "triple-fault" };
+    } else {
+      this.rip = this.insnRip;
+      this.exit = { kind: "crash", message: e instanceof Error ? `${e.message}` : String(e) };
+      this.crashError = e;
+    }
   }
 
   /** The internal error behind a `crash` exit (with its stack, for reports). */
@@ -251,8 +264,13 @@ export class Cpu extends CpuState implements MmuHost {
 
   override setRflags(v: number): void {
     super.setRflags(v);
-    if ((v & TF) !== 0 || (v & IF) !== 0) this.eventPending = true;
+    if ((v & (TF | IF | RF)) !== 0) this.eventPending = true;
+    if ((v & RF) !== 0) this.rfWrites++;
   }
+
+  /** Writes of RF = 1 (IRET, ERETx, a case's registers), and their count at the instruction's start. */
+  private rfWrites = 0;
+  private rfWritesAtStart = 0;
 
   /**
    * Before an instruction: deliver a pending external interrupt when IF = 1 and no
@@ -269,7 +287,9 @@ export class Cpu extends CpuState implements MmuHost {
       return true;
     }
     this.stepTrap = (this.flagsOther & TF) !== 0;
-    this.eventPending = this.stepTrap || this.pendingInterrupts.length > 0 || this.shadowAt >= this.steps;
+    this.rfWritesAtStart = this.rfWrites;
+    const rf = (this.flagsOther & RF) !== 0;
+    this.eventPending = this.stepTrap || rf || this.pendingInterrupts.length > 0 || this.shadowAt >= this.steps;
     return false;
   }
 
@@ -284,6 +304,9 @@ export class Cpu extends CpuState implements MmuHost {
 
   /** After an instruction: the single-step trap (#DB with DR6.BS, SDM Vol. 3A 18.3.1.4). */
   private afterInstruction(): void {
+    // RF lasts one instruction: cleared when one completes, unless it loaded RF itself
+    // (IRET, ERETx) (SDM Vol. 3A 18.3.1.1).
+    if ((this.flagsOther & RF) !== 0 && this.rfWrites === this.rfWritesAtStart) this.flagsOther &= ~RF;
     if (this.stepTrap) {
       this.stepTrap = false;
       throw new CpuFault(DB, null, true, FAULT_HARDWARE, DR6_BS);
@@ -312,6 +335,8 @@ export class Cpu extends CpuState implements MmuHost {
       returnRip: this.rip,
       data: this.faultData(e),
       insnLen: kind === EventKind.Exception ? 0 : this.rip - this.insnRip,
+      // No instruction breakpoints in this model: every non-trap exception is a fault.
+      fault: !e.trap,
     });
   }
 

@@ -44,6 +44,17 @@ export interface Event {
   software?: boolean;
   /** Raised while delivering another event (FRED's "nested"). */
   nested?: boolean;
+  /** A fault-class exception: the RFLAGS image the handler gets has RF set. */
+  fault?: boolean;
+}
+
+/**
+ * The RFLAGS image an event pushes: RF is 1 for a fault-class exception (so the
+ * faulting instruction's breakpoint does not fire again on return), the current value
+ * otherwise (SDM Vol. 3A 18.3.1.1).
+ */
+export function rflagsImage(cpu: Cpu, ev: Event): number {
+  return ev.fault === true ? cpu.getRflags() | RF : cpu.getRflags();
 }
 
 /** Thrown when delivery itself hits a fault during #DF: the processor shuts down. */
@@ -76,8 +87,8 @@ export function deliverEvent(cpu: Cpu, ev: Event): void {
       if (depth > 8) throw new TripleFault();
       const df = current.kind === EventKind.Exception && makesDoubleFault(current.vector, e.vector);
       current = df
-        ? { vector: DF, errorCode: 0, kind: EventKind.Exception, returnRip: current.returnRip, data: 0 }
-        : { vector: e.vector, errorCode: e.errorCode, kind: EventKind.Exception, returnRip: current.returnRip, data: cpu.faultData(e), nested: true };
+        ? { vector: DF, errorCode: 0, kind: EventKind.Exception, returnRip: current.returnRip, data: 0, fault: current.fault === true }
+        : { vector: e.vector, errorCode: e.errorCode, kind: EventKind.Exception, returnRip: current.returnRip, data: cpu.faultData(e), nested: true, fault: !e.trap };
     }
   }
 }
@@ -215,7 +226,7 @@ function deliverProtected(cpu: Cpu, ev: Event): void {
   const newCpl = conforming ? cpu.cpl : d.dpl;
   if (offset > d.limit) throw new CpuFault(GP, e);
   const size = gate32 ? 4 : 2;
-  const oldFlags = cpu.getRflags();
+  const oldFlags = rflagsImage(cpu, ev);
   const oldCs = cpu.segSel[CS]!;
   if (newCpl < cpu.cpl) {
     // Inner privilege: the new stack comes from the TSS (SDM Vol. 3A 8.2.1).
@@ -312,7 +323,7 @@ function deliverLong(cpu: Cpu, ev: Event): void {
   const oldSs = cpu.segSel[SS]!;
   const oldRspLo = cpu.lo[RSP]!;
   const oldRspHi = cpu.hi[RSP]!;
-  const oldFlags = cpu.getRflags();
+  const oldFlags = rflagsImage(cpu, ev);
   const oldCs = cpu.segSel[CS]!;
   let rsp: [number, number] | null = null;
   if (ist !== 0) rsp = tss64(cpu, 0x24 + (ist - 1) * 8, e);

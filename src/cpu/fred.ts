@@ -3,7 +3,7 @@
 // facts and sources in shared/spec/fred-syscall-pv.md section 2).
 
 import type { Cpu } from "./cpu.js";
-import type { Event } from "./events.js";
+import { rflagsImage, type Event } from "./events.js";
 import { CpuFault, DF, GP, UD } from "./exceptions.js";
 import { IF, TF } from "./flags.js";
 import {
@@ -89,7 +89,7 @@ export function fredDeliver(cpu: Cpu, ev: Event, type: FredEventType): void {
   }
 
   const oldRip = ev.returnRip;
-  const oldFlags = cpu.getRflags();
+  const oldFlags = rflagsImage(cpu, ev);
   const oldRspLo = cpu.lo[RSP]!;
   const oldRspHi = cpu.hi[RSP]!;
   const csWord = cpu.segSel[CS]! | (oldCsl << 16);
