@@ -17,7 +17,7 @@ export interface SegmentOut {
 export type ExitOut =
   | { kind: "end" | "hlt" | "triple-fault" | "step-limit" }
   | { kind: "exception"; vector: number; name: string; errorCode?: number; rip: string }
-  | { kind: "unsupported"; rip: string; bytes: string; disasm?: string }
+  | { kind: "unsupported"; rip: string; bytes: string; disasm?: string; what?: string }
   | { kind: "crash"; message: string };
 
 export interface CaseResult {
@@ -37,8 +37,11 @@ export function exitOut(e: Exit): ExitOut {
       if (e.errorCode !== null) out.errorCode = e.errorCode;
       return out;
     }
-    case "unsupported":
-      return { kind: "unsupported", rip: hexNumber(e.rip), bytes: formatBytes(e.bytes) };
+    case "unsupported": {
+      const out: ExitOut = { kind: "unsupported", rip: hexNumber(e.rip), bytes: formatBytes(e.bytes) };
+      if (e.what !== undefined) out.what = e.what;
+      return out;
+    }
     case "crash":
       return { kind: "crash", message: e.message };
     default:

@@ -31,7 +31,7 @@ export type Exit =
   | { kind: "exception"; vector: number; errorCode: number | null; rip: number }
   | { kind: "triple-fault" }
   | { kind: "step-limit" }
-  | { kind: "unsupported"; bytes: Uint8Array; rip: number }
+  | { kind: "unsupported"; bytes: Uint8Array; rip: number; what?: string }
   | { kind: "crash"; message: string };
 
 /**
@@ -359,9 +359,10 @@ export class Cpu extends CpuState implements MmuHost {
   }
 
   /** End the run at an instruction the emulator does not implement. */
-  stopUnsupported(): never {
+  stopUnsupported(what?: string): never {
     this.rip = this.insnRip;
     this.exit = { kind: "unsupported", bytes: this.peekCode(this.insnRip), rip: this.insnRip };
+    if (what !== undefined) this.exit.what = what;
     throw new RunStop("unsupported");
   }
 

@@ -159,7 +159,7 @@ function deliverOnce(cpu: Cpu, ev: Event): void {
     if ((cpu.efer & EFER_LMA) !== 0 && (cpu.cr4Hi & CR4HI_FRED) !== 0) {
       fredDeliver(cpu, ev, fredType(ev));
     } else if (!isProtected(cpu)) {
-      if ((cpu.flagsOther & VM) !== 0) throw new Error("interrupts in virtual-8086 mode are not implemented");
+      if ((cpu.flagsOther & VM) !== 0) cpu.stopUnsupported("an event in virtual-8086 mode");
       deliverReal(cpu, ev);
     } else if ((cpu.efer & EFER_LMA) !== 0) {
       deliverLong(cpu, ev);
@@ -211,7 +211,7 @@ function deliverProtected(cpu: Cpu, ev: Event): void {
   const hi = cpu.sysRead32(cpu.idtrBase + ev.vector * 8 + 4);
   const type = (hi >>> 8) & 0x1f; // S bit and type
   const dpl = (hi >>> 13) & 3;
-  if (type === 0x05) throw new Error("task gates (task switching) are not implemented");
+  if (type === 0x05) cpu.stopUnsupported("an event through a task gate (task switch)");
   if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) throw new CpuFault(GP, gateErr);
   if (isSoftware(ev) && dpl < cpu.cpl) throw new CpuFault(GP, ev.vector * 8 + 2);
   if ((hi & (1 << 15)) === 0) throw new CpuFault(NP, gateErr);
@@ -375,7 +375,7 @@ function tss64(cpu: Cpu, off: number, e: number): [number, number] {
  */
 export function iret(cpu: Cpu, osize: number): void {
   if (!isProtected(cpu)) {
-    if ((cpu.flagsOther & VM) !== 0) throw new Error("IRET in virtual-8086 mode is not implemented");
+    if ((cpu.flagsOther & VM) !== 0) cpu.stopUnsupported("IRET in virtual-8086 mode");
     const ip = cpu.rd(cpu.stackAddr(0, osize), osize);
     const cs = cpu.rd(cpu.stackAddr(osize, osize), osize) & 0xffff;
     const fl = cpu.rd(cpu.stackAddr(2 * osize, osize), osize);
@@ -388,7 +388,7 @@ export function iret(cpu: Cpu, osize: number): void {
     cpu.refreshMode();
     return;
   }
-  if ((cpu.flagsOther & NT) !== 0 && (cpu.efer & EFER_LMA) === 0) throw new Error("IRET with NT set (task return) is not implemented");
+  if ((cpu.flagsOther & NT) !== 0 && (cpu.efer & EFER_LMA) === 0) cpu.stopUnsupported("IRET with NT set (a task return)");
   if ((cpu.flagsOther & NT) !== 0) throw new CpuFault(GP, 0); // IA-32e mode: NT=1 is #GP(0)
 
   const long = (cpu.efer & EFER_LMA) !== 0;
@@ -404,7 +404,7 @@ export function iret(cpu: Cpu, osize: number): void {
   const conforming = (d.attr & 4) !== 0;
   if (conforming ? d.dpl > rpl : d.dpl !== rpl) throw new CpuFault(GP, selectorError(cs));
   if ((d.attr & ATTR_P) === 0) throw new CpuFault(NP, selectorError(cs));
-  if (!long && (fl & VM) !== 0 && cpu.cpl === 0) throw new Error("IRET to virtual-8086 mode is not implemented");
+  if (!long && (fl & VM) !== 0 && cpu.cpl === 0) cpu.stopUnsupported("IRET to virtual-8086 mode");
   const target64 = long && (d.attr & ATTR_L) !== 0 && (d.attr & ATTR_DB) === 0;
   const target = target64 ? ripHi * 4294967296 + (ripLo >>> 0) : ripLo >>> 0 & (osize === 2 ? 0xffff : 0xffffffff);
   const outer = rpl > cpu.cpl;

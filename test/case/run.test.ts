@@ -51,4 +51,12 @@ describe("CaseRunner", () => {
     expect(vendorOf("intel")).toBe("GenuineIntel");
     expect(vendorOf("amd")).toBe("AuthenticAMD");
   });
+
+  it("a path the model does not have (a task switch) ends the run as unsupported, saying what", () => {
+    const runner = new CaseRunner();
+    // prot32: jmp far 0x38:0, where 0x38 is the built-in TSS descriptor.
+    const r = runner.run(parseCase({ id: "ts", mode: "prot32", base: "0x1000", code: "90 ea000000003800" }));
+    expect(r.exit).toMatchObject({ kind: "unsupported", rip: "0x1001", what: "a far transfer through a task gate or TSS descriptor (task switch)" });
+    expect((r.exit as { bytes: string }).bytes.startsWith("ea00000000380")).toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 // Far control transfers: JMP, CALL and RET far, in real mode, protected mode and IA-32e
 // mode, through code segments and call gates, with the privilege rules (SDM Vol. 2A
 // CALL, JMP; Vol. 2B RET; Vol. 3A 5.8). Task gates and TSS targets (task switches) are
-// not implemented: they end the run as an internal "not implemented" crash.
+// not implemented: they end the run as `unsupported`, saying so.
 
 import type { Cpu } from "../cpu.js";
 import type { Handler, Insn } from "../decode/insn.js";
@@ -92,7 +92,7 @@ function resolve(cpu: Cpu, sel: number, offset: number, call: boolean): { target
     const g = throughGate(cpu, sel, d, call);
     return { target: g.target, gate: { params: g.params, gate32: g.gate32 } };
   }
-  if (type === 0x5 || type === 0x1 || type === 0x9) throw new Error("far transfers through task gates or TSS descriptors (task switches) are not implemented");
+  if (type === 0x5 || type === 0x1 || type === 0x9) cpu.stopUnsupported("a far transfer through a task gate or TSS descriptor (task switch)");
   throw new CpuFault(GP, selectorError(sel));
 }
 
