@@ -86,9 +86,13 @@ export function deliverEvent(cpu: Cpu, ev: Event): void {
       if (current.vector === DF && current.kind === EventKind.Exception) throw new TripleFault();
       if (depth > 8) throw new TripleFault();
       const df = current.kind === EventKind.Exception && makesDoubleFault(current.vector, e.vector);
+      // A fault while delivering INT n, INT3, INTO or INT1 is the instruction's fault: it
+      // returns to the instruction, not after it (SDM Vol. 3A 6.5; Vol. 2A INT n).
+      const instruction = current.kind !== EventKind.Exception && current.kind !== EventKind.External && current.kind !== EventKind.Nmi;
+      const returnRip = instruction ? cpu.insnRip : current.returnRip;
       current = df
-        ? { vector: DF, errorCode: 0, kind: EventKind.Exception, returnRip: current.returnRip, data: 0, fault: current.fault === true }
-        : { vector: e.vector, errorCode: e.errorCode, kind: EventKind.Exception, returnRip: current.returnRip, data: cpu.faultData(e), nested: true, fault: !e.trap };
+        ? { vector: DF, errorCode: 0, kind: EventKind.Exception, returnRip, data: 0, fault: current.fault === true }
+        : { vector: e.vector, errorCode: e.errorCode, kind: EventKind.Exception, returnRip, data: cpu.faultData(e), nested: true, fault: !e.trap };
     }
   }
 }
