@@ -7,7 +7,7 @@ import { CASE_SCHEMA } from "./schema.js";
 import { hexNumber, parseBytes, parseHex64, parseHexNumber, type Hex64 } from "./hex.js";
 import { GPR_NAMES } from "../cpu/state.js";
 import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
-import type { Vendor } from "../cpu/cpuid.js";
+import type { CpuModel, Vendor } from "../cpu/cpuid.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
 export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
@@ -24,7 +24,8 @@ export interface Case {
   rflags: number;
   sregs: Partial<Record<(typeof SEGMENT_FIELDS)[number], number>>;
   exceptions: "stop" | "deliver";
-  cpu: { fred: boolean; vendor: Vendor };
+  /** The CPU model; the differential runner may set a planted bug (PlantedBug) here. */
+  cpu: CpuModel;
   maxSteps: number;
   dump: { addr: number; len: number }[];
   ram: number;

@@ -15,9 +15,16 @@ const SEG_INDEX = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
  */
 export class CaseRunner {
   private readonly booted = new Map<string, { m: Machine; s: MachineSnapshot }>();
+  /** The machine of the last prepared case and the booted snapshot it started from. */
+  last: { machine: Machine; booted: MachineSnapshot } | null = null;
 
-  run(c: Case): CaseResult {
-    const key = `${c.ram}/${c.cpu.vendor}/${c.cpu.fred}/${c.mode}`;
+  /**
+   * Restore the booted machine for `c` and load the case into it, ready to run (or to
+   * step: the differential runner runs two of them in lockstep).
+   */
+  prepare(c: Case): Machine {
+    this.last = null;
+    const key = `${c.ram}/${c.cpu.vendor}/${c.cpu.fred}/${c.cpu.plant ?? ""}/${c.mode}`;
     let b = this.booted.get(key);
     if (b === undefined) {
       const m = new Machine(c.ram, c.cpu);
@@ -27,15 +34,23 @@ export class CaseRunner {
     } else {
       b.m.restore(b.s);
     }
-    const m = b.m;
+    this.last = { machine: b.m, booted: b.s };
+    b.m.cpu.crashError = null;
+    load(b.m, c);
+    return b.m;
+  }
+
+  run(c: Case): CaseResult {
     let exit: Exit;
     try {
-      load(m, c);
-      exit = m.cpu.run();
+      exit = this.prepare(c).cpu.run();
     } catch (e) {
-      if (e instanceof CaseError) throw e;
+      // An internal error while loading the case: a crash of this case, if it got a machine.
+      if (e instanceof CaseError || this.last === null) throw e;
       exit = { kind: "crash", message: e instanceof Error ? e.message : String(e) };
+      this.last.machine.cpu.crashError = e;
     }
+    const m = this.last!.machine;
     return project(c.id, m.cpu, m.mem, exit, c.dump);
   }
 }

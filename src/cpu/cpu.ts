@@ -367,7 +367,7 @@ export class Cpu extends CpuState implements MmuHost {
   }
 
   /** Up to 15 readable code bytes at `rip`. */
-  private peekCode(rip: number): Uint8Array {
+  peekCode(rip: number): Uint8Array {
     const out: number[] = [];
     try {
       for (let n = 0; n < MAX_INSN_LEN; n++) out.push(this.fetchByte(rip, n));

@@ -25,9 +25,17 @@
 
 export type Vendor = "intel" | "amd";
 
+/**
+ * A deliberate bug for testing the differential harness (a planted divergence it must
+ * find, minimize and replay); never part of a real configuration.
+ * `cmc-af`: CMC also complements AF.
+ */
+export type PlantedBug = "cmc-af";
+
 export interface CpuModel {
   readonly vendor: Vendor;
   readonly fred: boolean;
+  readonly plant?: PlantedBug;
 }
 
 export const DEFAULT_CPU_MODEL: CpuModel = { vendor: "intel", fred: false };

@@ -27,6 +27,8 @@ export const sahf: Handler = (cpu) => {
 export const carryOp: Handler = (cpu, i) => {
   const cf = i.op === 0 ? 0 : i.op === 1 ? 1 : cpu.lf.cf() ^ 1;
   cpu.lf.setCf(cf);
+  // The harness's planted divergence (cpuid.ts PlantedBug), never in a real configuration.
+  if (i.op === 2 && cpu.model.plant === "cmc-af") cpu.lf.set(cpu.lf.get() ^ AF);
 };
 
 /** CLD / STD (i.op: 0 clear, 1 set). */

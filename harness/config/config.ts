@@ -1,0 +1,102 @@
+// Configurations: what one side of a differential run is. A configuration is a plain
+// object (the CPU model and, once the hypervisor models land, their knobs); a preset is
+// a named one; a pair is two. `--pair A,B` takes preset names or configuration files.
+
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import type { PlantedBug, Vendor } from "../../src/cpu/cpuid.js";
+
+export interface Configuration {
+  name: string;
+  description: string;
+  cpu: { vendor: Vendor; fred: boolean; plant?: PlantedBug };
+}
+
+export const PRESETS: Readonly<Record<string, Configuration>> = {
+  intel: {
+    name: "intel",
+    description: "Intel CPU, IDT delivery: SYSCALL only in 64-bit mode, SYSRET #GP on a non-canonical RCX at CPL 0",
+    cpu: { vendor: "intel", fred: false },
+  },
+  amd: {
+    name: "amd",
+    description: "AMD CPU: SYSCALL from compatibility mode through CSTAR, SYSRET to a non-canonical RCX faults at CPL 3",
+    cpu: { vendor: "amd", fred: false },
+  },
+  "intel-fred": {
+    name: "intel-fred",
+    description: "Intel CPU with FRED: a guest that enables CR4.FRED gets SYSCALL as an event, RCX and R11 unchanged",
+    cpu: { vendor: "intel", fred: true },
+  },
+};
+
+/** What `hvdiff fuzz` runs with no --pair: each pair one of the debates turns on. */
+export const DEFAULT_PAIRS: readonly (readonly [string, string])[] = [
+  ["intel", "amd"],
+  ["intel", "intel-fred"],
+];
+
+const CONFIG_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "cpu"],
+  properties: {
+    name: { type: "string", minLength: 1 },
+    description: { type: "string" },
+    cpu: {
+      type: "object",
+      additionalProperties: false,
+      required: ["vendor", "fred"],
+      properties: {
+        vendor: { enum: ["intel", "amd"] },
+        fred: { type: "boolean" },
+        plant: { enum: ["cmc-af"] },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+
+export class ConfigError extends Error {}
+
+/** A configuration given as an object (a file's contents, a report's copy); `where` names its origin. */
+export function parseConfiguration(v: unknown, where: string): Configuration {
+  if (!validate(v)) {
+    const e = validate.errors![0]!;
+    const at = e.instancePath === "" ? "" : `${e.instancePath.slice(1).replace(/\//g, ".")}: `;
+    const extra = e.keyword === "additionalProperties" ? ` '${String((e.params as { additionalProperty: string }).additionalProperty)}'` : "";
+    throw new ConfigError(`${where}: ${at}${e.message ?? e.keyword}${extra}`);
+  }
+  const c = v as unknown as Configuration;
+  return { name: c.name, description: c.description ?? "", cpu: { ...c.cpu } };
+}
+
+/** A preset name, or a path to a JSON configuration file. */
+export function resolveConfiguration(nameOrFile: string): Configuration {
+  const preset = PRESETS[nameOrFile];
+  if (preset !== undefined) return preset;
+  if (!nameOrFile.endsWith(".json")) {
+    throw new ConfigError(`${nameOrFile}: not a preset (${Object.keys(PRESETS).join(", ")}) or a .json configuration file`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(nameOrFile, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${nameOrFile}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${nameOrFile}: invalid JSON: ${(e as Error).message}`);
+  }
+  return parseConfiguration(v, nameOrFile);
+}
+
+/** `A,B` -> two configurations. */
+export function parsePair(spec: string): [Configuration, Configuration] {
+  const parts = spec.split(",");
+  if (parts.length !== 2 || parts[0] === "" || parts[1] === "") throw new ConfigError(`--pair '${spec}': give two configurations as A,B`);
+  return [resolveConfiguration(parts[0]!), resolveConfiguration(parts[1]!)];
+}

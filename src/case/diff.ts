@@ -1,0 +1,75 @@
+// The guest-visible difference between two runs of one case: the one diff the
+// differential runner, the minimizer and reports use. What the guest can observe is the
+// result's exit, mode, registers and system registers, and every page of RAM either run
+// wrote; the step count and hypervisor bookkeeping are not part of it.
+
+import type { GuestMemory } from "../mem/memory.js";
+import { formatBytes } from "./hex.js";
+import type { CaseResult } from "./result.js";
+
+export interface Difference {
+  /** Where: `exit.kind`, `regs.rcx`, `sregs.cs.attr`, `memory.0x7ff8` (an 8-byte aligned window). */
+  path: string;
+  a: string;
+  b: string;
+}
+
+/** Differences between two results, in a fixed order: exit, mode, regs, sregs. */
+export function diffResults(a: CaseResult, b: CaseResult): Difference[] {
+  const out: Difference[] = [];
+  diffObjects("exit", a.exit as unknown as Record<string, unknown>, b.exit as unknown as Record<string, unknown>, out);
+  if (a.mode !== b.mode) out.push({ path: "mode", a: a.mode, b: b.mode });
+  diffObjects("regs", a.regs, b.regs, out);
+  diffObjects("sregs", a.sregs as unknown as Record<string, unknown>, b.sregs as unknown as Record<string, unknown>, out);
+  return out;
+}
+
+function diffObjects(prefix: string, a: Record<string, unknown>, b: Record<string, unknown>, out: Difference[]): void {
+  const keys = [...Object.keys(a)];
+  for (const k of Object.keys(b)) if (!(k in a)) keys.push(k);
+  for (const k of keys) {
+    const va = a[k];
+    const vb = b[k];
+    const path = `${prefix}.${k}`;
+    if (typeof va === "object" && va !== null && typeof vb === "object" && vb !== null) {
+      diffObjects(path, va as Record<string, unknown>, vb as Record<string, unknown>, out);
+    } else if (va !== vb) {
+      out.push({ path, a: show(va), b: show(vb) });
+    }
+  }
+}
+
+function show(v: unknown): string {
+  return v === undefined ? "(none)" : typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/**
+ * Differences in the pages `ppns` (ascending) between two memories: each differing
+ * 8-byte aligned window, as hex bytes in address order.
+ */
+export function diffPages(a: GuestMemory, b: GuestMemory, ppns: Iterable<number>): Difference[] {
+  const out: Difference[] = [];
+  for (const ppn of ppns) {
+    const pa = a.pages[ppn]!;
+    const pb = b.pages[ppn]!;
+    if (pa === pb) continue;
+    for (let o = 0; o < 4096; o += 8) {
+      let same = true;
+      for (let k = 0; k < 8; k++) {
+        if (pa[o + k] !== pb[o + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) continue;
+      const at = ppn * 4096 + o;
+      out.push({ path: `memory.0x${at.toString(16)}`, a: formatBytes(pa.subarray(o, o + 8)), b: formatBytes(pb.subarray(o, o + 8)) });
+    }
+  }
+  return out;
+}
+
+/** The pages either memory wrote since its snapshot, ascending. */
+export function pagesWritten(a: number[], b: number[]): number[] {
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+}
