@@ -303,7 +303,8 @@ const CANON = 140737488355328;
 /** IA-32e mode: 16-byte gates, IST, 16-byte aligned frames (SDM Vol. 3A 6.14). */
 function deliverLong(cpu: Cpu, ev: Event): void {
   const e = ext(ev);
-  const gateErr = ev.vector * 16 + 2 + e;
+  // The error code names the vector, whatever the gate size (SDM Vol. 3A 6.13).
+  const gateErr = ev.vector * 8 + 2 + e;
   if (ev.vector * 16 + 15 > cpu.idtrLimit) throw new CpuFault(GP, gateErr);
   const at = cpu.idtrBase + ev.vector * 16;
   const w0 = cpu.sysRead32(at);
@@ -312,7 +313,7 @@ function deliverLong(cpu: Cpu, ev: Event): void {
   const type = (w1 >>> 8) & 0x1f;
   const dpl = (w1 >>> 13) & 3;
   if (type !== 0x0e && type !== 0x0f) throw new CpuFault(GP, gateErr);
-  if (isSoftware(ev) && dpl < cpu.cpl) throw new CpuFault(GP, ev.vector * 16 + 2);
+  if (isSoftware(ev) && dpl < cpu.cpl) throw new CpuFault(GP, ev.vector * 8 + 2);
   if ((w1 & (1 << 15)) === 0) throw new CpuFault(NP, gateErr);
   const sel = w0 >>> 16;
   const ist = w1 & 7;

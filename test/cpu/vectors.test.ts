@@ -1,7 +1,9 @@
 // Corner vectors as data (test/vectors/*.json): each is a case and the state it must end
 // in. The emulator must meet every expectation; vectors marked `native` must meet them on
-// this machine's CPU too (so the expectations themselves are checked against hardware);
-// and each vector's `asm` must be what iced-x86 disassembles from its code.
+// this machine's CPU too (so the expectations themselves are checked against hardware:
+// long64 vectors as 64-bit code, compat32 ones as 32-bit code in compatibility mode);
+// and each vector's `asm` must be what iced-x86 disassembles from its code at the mode's
+// bitness.
 
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -120,7 +122,8 @@ for (const file of FILES) {
       for (const v of vectors) {
         if (v.asm.length === 0) continue;
         const bytes = parseBytes(v.case.code);
-        const d = new iced.Decoder(64, bytes, 0);
+        const mode = (v.case as { mode?: string }).mode;
+        const d = new iced.Decoder(mode === "real16" ? 16 : mode === "long64" ? 64 : 32, bytes, 0);
         d.ip = BigInt(v.case.base);
         const text: string[] = [];
         while (d.canDecode) {
@@ -155,6 +158,8 @@ for (const file of FILES) {
           regs,
           rflags: Number(BigInt(v.case.regs?.["rflags"] ?? "0x2")),
           memory: v.case.memory ?? [],
+          // compat32 vectors run as 32-bit code under Linux's selector 0x23.
+          compat32: (v.case as { mode?: string }).mode === "compat32",
         };
       });
       // Each vector in its own run: its memory blocks are its initial data region.

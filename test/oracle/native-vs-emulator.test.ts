@@ -3,24 +3,33 @@
 // static ELF and in the emulator with vendor "amd" (this machine is an AMD EPYC). Every
 // GPR, RIP, the data region and every flag the SDM defines must match.
 //
-// HVDIFF_ORACLE_BATCHES=N runs N batches of 1500 sequences (default 6) for a longer soak;
-// HVDIFF_ORACLE_SEED changes the seed.
+// 64-bit code runs in the emulator's long64 mode; 32-bit code runs natively in
+// compatibility mode (Linux's user selector 0x23) and in the emulator's compat32 mode (CPL 0,
+// built-in GDT, flat data: user-level instructions see the same machine). There the GPRs
+// compared are EAX..EDI (their upper halves are undefined in 32-bit modes: SDM Vol. 1
+// 3.4.1.1) and all of R8..R15 (out of reach of 32-bit code).
+//
+// HVDIFF_ORACLE_BATCHES=N runs N batches of 1500 64-bit sequences (default 6) and
+// HVDIFF_ORACLE_COMPAT_BATCHES=N batches of 1500 compat32 ones (default 3) for a longer
+// soak; HVDIFF_ORACLE_SEED changes the seed.
 
 import { describe, expect, it } from "vitest";
 import seedrandom from "seedrandom";
 import { Machine } from "../../src/case/machine.js";
 import { DATA_BASE, DATA_SIZE, runNative, type NativeResult } from "./native.js";
-import { EXCLUDED, SequenceGenerator, type GenTest } from "./gen.js";
+import { EXCLUDED, NATIVE_COMPAT32, SequenceGenerator, type GenTest } from "./gen.js";
 import { implementedMnemonics } from "../support/iced.js";
 
 const BATCHES = Number(process.env["HVDIFF_ORACLE_BATCHES"] ?? "6");
+const COMPAT_BATCHES = Number(process.env["HVDIFF_ORACLE_COMPAT_BATCHES"] ?? "3");
 const PER_BATCH = 1500;
 const SEED = process.env["HVDIFF_ORACLE_SEED"] ?? "hvdiff-oracle-1";
 const REG_NAMES = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
 /** The flags a user process sees set: IF and the fixed bit 1. */
 const USER_FLAGS = 0x202;
 
-const SIGNAL_OF_VECTOR: Record<number, number[]> = { 0: [8], 3: [5], 6: [4], 12: [11, 7], 13: [11, 7], 14: [11, 7] };
+// Linux: #DE SIGFPE, #BP SIGTRAP, #OF and #BR SIGSEGV, #UD SIGILL, #SS #GP #PF SIGSEGV or SIGBUS.
+const SIGNAL_OF_VECTOR: Record<number, number[]> = { 0: [8], 3: [5], 4: [11], 5: [11], 6: [4], 12: [11, 7], 13: [11, 7], 14: [11, 7] };
 
 interface EmuResult {
   regs: { lo: number; hi: number }[];
@@ -35,8 +44,8 @@ class Emulator {
   private readonly m = new Machine(256 * 1024 * 1024, { vendor: "amd", fred: false });
   private readonly snap;
 
-  constructor() {
-    this.m.boot("long64");
+  constructor(mode: "long64" | "compat32" = "long64") {
+    this.m.boot(mode);
     this.snap = this.m.snapshot();
   }
 
@@ -81,8 +90,10 @@ function compare(t: GenTest, n: NativeResult, e: EmuResult): string[] {
     d.push(`exit: native signal ${n.signal}, emulator ${e.exit}${e.vector >= 0 ? ` vector ${e.vector}` : ""}`);
   }
   if (n.rip !== e.rip) d.push(`rip: native 0x${n.rip.toString(16)}, emulator 0x${e.rip.toString(16)}`);
+  // 32-bit code: the upper halves of RAX..RDI are undefined (SDM Vol. 1 3.4.1.1).
+  const upperDefined = (k: number): boolean => t.compat32 !== true || k >= 8;
   for (let k = 0; k < 16; k++) {
-    if ((n.regs[k]!.lo >>> 0) !== e.regs[k]!.lo || (n.regs[k]!.hi >>> 0) !== e.regs[k]!.hi) {
+    if ((n.regs[k]!.lo >>> 0) !== e.regs[k]!.lo || (upperDefined(k) && (n.regs[k]!.hi >>> 0) !== e.regs[k]!.hi)) {
       d.push(`${REG_NAMES[k]}: native ${hex(n.regs[k]!.lo, n.regs[k]!.hi)}, emulator ${hex(e.regs[k]!.lo, e.regs[k]!.hi)}`);
     }
   }
@@ -143,5 +154,38 @@ describe("emulator vs this machine's CPU (native ELF oracle)", () => {
     const missing = [...implementedMnemonics()].filter((m) => !seen.has(m) && !notIn64.has(m) && !(EXCLUDED.has(m) && !["ud0", "ud1", "ud2", "int3"].includes(m)));
     expect(missing).toEqual([]);
   });
-});
 
+  it(`runs ${COMPAT_BATCHES * PER_BATCH} random compat32 sequences (32-bit code under selector 0x23) with zero mismatches`, () => {
+    const emu = new Emulator("compat32");
+    const failures: string[] = [];
+    let faults = 0;
+    let instructions = 0;
+    const seen = new Set<string>();
+    let drawn = new Set<string>();
+    for (let b = 0; b < COMPAT_BATCHES; b++) {
+      const gen = new SequenceGenerator(`${SEED}/compat32/${b}`, NATIVE_COMPAT32);
+      drawn = gen.mnemonicsDrawn();
+      const tests = gen.generate({ count: PER_BATCH });
+      const dataInit = dataImage(`${SEED}/compat32/${b}/data`);
+      const native = runNative(tests, dataInit);
+      tests.forEach((t, k) => {
+        expect(t.compat32).toBe(true);
+        instructions += t.listing.length;
+        t.mnemonics.forEach((m) => seen.add(m));
+        const e = emu.run(t, dataInit);
+        if (native[k]!.signal !== 0) faults++;
+        const diff = compare(t, native[k]!, e);
+        if (diff.length > 0 && failures.length < 10) {
+          failures.push([`batch ${b} test ${k}:`, ...diff.map((x) => `  ${x}`), ...t.listing.map((x) => `    ${x}`)].join("\n"));
+        }
+      });
+    }
+    expect(instructions).toBeGreaterThan(COMPAT_BATCHES * PER_BATCH * 5);
+    expect(faults).toBeGreaterThan(0);
+    expect(faults).toBeLessThan(COMPAT_BATCHES * PER_BATCH / 4);
+    expect(failures.join("\n\n")).toBe("");
+    // Every mnemonic the compat32 generator draws ran, the 32-bit-only ones among them.
+    expect([...drawn].filter((m) => !seen.has(m))).toEqual([]);
+    for (const m of ["pusha", "popa", "daa", "aam", "into", "bound", "arpl", "salc", "jecxz"]) expect(seen.has(m) || seen.has(`${m}d`)).toBe(true);
+  });
+});

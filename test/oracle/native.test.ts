@@ -304,8 +304,45 @@ describe("native oracle", () => {
     });
     expect(() => runNative([t(CODE_BASE, 8), t(CODE_BASE + 10, 1)], dataInit)).toThrow(/overlap/);
     expect(() => runNative([t(CODE_BASE + CODE_SIZE - 6, 2)], dataInit)).toThrow(/outside/);
+    expect(() => runNative([{ ...t(CODE_BASE + CODE_SIZE - 8, 2), compat32: true }], dataInit)).toThrow(/outside/);
     expect(() => runNative([t(CODE_BASE, 1)], new Uint8Array(16))).toThrow(/dataInit/);
     expect(runNative([], dataInit)).toEqual([]);
+  });
+
+  it("compat32: 32-bit code under selector 0x23 (0x40 is inc eax, push is 4 bytes), R8-R15 kept, mixed with 64-bit tests", () => {
+    const regs = baseRegs(60);
+    regs[RSP] = BigInt(DATA_BASE + 0x1000);
+    // inc eax; push eax; 48 = dec eax (not REX.W); mov ebx, [0x801000]
+    const c = { ...mk([0x40, 0x50, 0x48, 0x8b, 0x1d, 0x00, 0x10, 0x80, 0x00, 0x90, 0x90, 0x90], regs), compat32: true };
+    // 48 ff c0 as 64-bit code is inc rax (in compat32 it would be dec eax; inc eax)
+    const l = mk([0x48, 0xff, 0xc0], baseRegs(61));
+    const [rc, rl] = runNative([c, l], dataInit);
+    expect(rc!.signal).toBe(0);
+    expect(rc!.rip).toBe(c.codeAddr + 12);
+    const got = regsOf(rc!);
+    const lo32 = (v: bigint): bigint => v & 0xffffffffn;
+    expect(lo32(got[RAX]!)).toBe(lo32(regs[RAX]!));
+    expect(got[RSP]).toBe(BigInt(DATA_BASE + 0x1000 - 4));
+    expect(lo32(got[RBX]!)).toBe(le64(dataInit, 0x1000) & 0xffffffffn);
+    for (let r = 8; r < 16; r++) expect(got[r]).toBe(regs[r]);
+    expect(Number(le64(rc!.data, 0xffc) & 0xffffffffn)).toBe(Number(lo32(regs[RAX]! + 1n)));
+    expect(rl!.signal).toBe(0); // 64-bit again for the next test
+    expectOnlyChanged(rl!, baseRegs(61), { [RAX]: baseRegs(61)[RAX]! + 1n });
+  });
+
+  it("compat32: faults report the kernel's EIP and the harness returns to 64-bit code; FS is null", () => {
+    const regs = baseRegs(62);
+    const ud = { ...mk([0x90, 0x0f, 0x0b], regs), compat32: true };
+    // mov eax, fs:[eax]: FS is a null selector in a 64-bit process, #GP in 32-bit code
+    const fs = { ...mk([0x64, 0x8b, 0x00], regs), compat32: true };
+    // into with OF set: #OF, a trap
+    const into = { ...mk([0xce], regs, OF), compat32: true };
+    const after = mk([0x90], baseRegs(63));
+    const [a, b, c, d] = runNative([ud, fs, into, after], dataInit);
+    expect([a!.signal, a!.rip]).toEqual([SIGILL, ud.codeAddr + 1]);
+    expect([b!.signal, b!.rip]).toEqual([SIGSEGV, fs.codeAddr]);
+    expect([c!.signal, c!.rip]).toEqual([SIGSEGV, into.codeAddr + 1]);
+    expect(d!.signal).toBe(0);
   });
 
   it("throws when the native process itself dies", () => {

@@ -1,4 +1,5 @@
-// The "real CPU" oracle: runs short x86-64 instruction sequences natively on this machine.
+// The "real CPU" oracle: runs short x86-64 instruction sequences natively on this machine, as
+// 64-bit code or (NativeTest.compat32) as 32-bit code in compatibility mode.
 //
 // All tests of one runNative() call are packed into ONE tiny static ELF64 executable that this
 // module writes itself (machine code hand-encoded below, no assembler or compiler involved),
@@ -7,7 +8,8 @@
 // Address space of the generated program (all PT_LOAD segments page aligned, file backed except
 // the harness bss at the very end):
 //   0x00400000 .. 0x00600000  R+X  code region: each test's bytes at its codeAddr, followed by
-//                                  `jmp rel32` to the epilogue; the rest is int3 (0xCC) filler
+//                                  `jmp rel32` to the epilogue (compat32 tests: `jmp far
+//                                  0x33:epilogue`); the rest is int3 (0xCC) filler
 //   0x00800000 .. 0x00804000  RW   data region (initialised to dataInit, reset after each test)
 //   0x10000000 ..             R+X  harness code (startup, test loop, epilogue, signal handler)
 //   0x20000000 ..             RW   harness data: variables, register save area, sigaction,
@@ -17,17 +19,24 @@
 //
 // Per test the harness: arms a per-test CPU-time watchdog (ITIMER_VIRTUAL), resets x87/SSE/AVX
 // state to its initial values, points rsp at the test's table entry and does popfq + 15 pops +
-// `pop rsp`, then `jmp [rip+target]`. The epilogue stores every GPR with RIP-relative movs (no flag
+// `pop rsp`, then `jmp [rip+target]`. A compat32 test's target is a harness stub that does `jmp far
+// [rip+farptr]` to Linux's 32-bit user code selector 0x23 (__USER32_CS) at codeAddr: the far jump
+// changes neither registers nor flags. Its code ends with a far jump back to the 64-bit selector 0x33
+// (__USER_CS). The epilogue stores every GPR with RIP-relative movs (no flag
 // or data-region writes), switches to the harness stack, pushfq. Faults go to an SA_SIGINFO
 // handler on the alternate stack which copies the registers out of the ucontext and redirects the
-// sigreturn to the same capture path. The capture path appends a 160-byte record plus every
+// sigreturn to the same capture path (with CS 0x33: a fault in compat32 code returns to 64-bit code). The capture path appends a 160-byte record plus every
 // 256-byte block of the data region that differs from dataInit to the output buffer, restores those
 // blocks from the pristine copy, and continues with the next test. The buffer is flushed with
 // write(1, ...) whenever it exceeds 1 MiB, and at the end followed by an 8-byte magic trailer.
 //
 // Notes for callers:
-//  - Each test occupies [codeAddr, codeAddr + code.length + 5) (its code plus the return jmp); these
-//    ranges must not overlap and must lie inside the code region, else runNative throws.
+//  - Each test occupies [codeAddr, codeAddr + code.length + 5) (its code plus the return jmp; + 7 for
+//    compat32 tests); these ranges must not overlap and must lie inside the code region, else
+//    runNative throws.
+//  - compat32 tests run with DS = ES = SS = 0x2b (__USER_DS, flat), FS = GS = 0 (null: an access
+//    through them faults). The upper halves of the GPRs after 32-bit code are what the CPU left
+//    there (undefined in 32-bit modes: SDM Vol. 1 3.4.1.1).
 //  - Traps report the RIP the kernel puts in the signal context: for int3 that is after the int3.
 //  - For signal results, RF (bit 16) is cleared from the saved RFLAGS image, as pushfq would.
 //  - A test that uses more than WATCHDOG_USEC of user CPU time is stopped and reported with
@@ -52,6 +61,8 @@ export interface NativeTest {
   regs: { lo: number; hi: number }[];
   /** Initial RFLAGS: only CF PF AF ZF SF OF and DF bits are honoured (others forced to their normal user values). */
   rflags: number;
+  /** Run the code as 32-bit code in compatibility mode (CS = Linux's __USER32_CS, 0x23) instead of 64-bit code. */
+  compat32?: boolean;
 }
 export interface NativeResult {
   /** Final GPRs in the same order and form (lo/hi as uint32 numbers). */
@@ -83,6 +94,7 @@ const V_COUNT = HDATA + 0x008; // number of tests
 const V_TARGET = HDATA + 0x010; // codeAddr of the current test (for jmp [rip+..])
 const V_OUTPTR = HDATA + 0x018; // write pointer into the output buffer
 const V_XSAVE = HDATA + 0x020; // 1 if OSXSAVE (use xrstor), else 0 (fxrstor)
+const V_FAR = HDATA + 0x028; // m16:32 far pointer of the current compat32 test (offset, selector 0x23)
 const SAVE = HDATA + 0x040; // register save area, see SAVE_* below (19 qwords used)
 const SIGACT = HDATA + 0x100; // struct kernel_sigaction (32 bytes)
 const SIGSTK = HDATA + 0x120; // stack_t (24 bytes)
@@ -100,8 +112,9 @@ const REC_MASK = 19;
 const REC_SIZE = 160; // 20 qwords
 const SAVE_COPY = 152; // bytes of the save area copied into the record (everything but the mask)
 
-// Test table entry: rflags, rax, rcx, rdx, rbx, rbp, rsi, rdi, r8..r15, rsp, target
-const TABLE_ENTRY = 18 * 8;
+// Test table entry: rflags, rax, rcx, rdx, rbx, rbp, rsi, rdi, r8..r15, rsp, target, far pointer
+// (target: codeAddr, or for a compat32 test the harness stub that far-jumps to the far pointer)
+const TABLE_ENTRY = 19 * 8;
 const POP_ORDER = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]; // GPRs popped after popfq, then rsp
 
 const BLOCK = 256; // data region diff granularity
@@ -132,6 +145,11 @@ const GREG_OF_GPR = [13, 14, 12, 11, 15, 10, 9, 8, 0, 1, 2, 3, 4, 5, 6, 7];
 const GREG_RIP = 16;
 const GREG_EFL = 17;
 const GREG_RSP = 15;
+const GREG_CSGSFS = 18; // u16 cs, gs, fs, ss
+// Linux x86-64 GDT selectors (arch/x86/include/asm/segment.h)
+const USER32_CS = 0x23;
+const USER_DS = 0x2b;
+const USER_CS = 0x33;
 
 const EXIT_SETUP_FAILED = 3;
 const EXIT_WRITE_FAILED = 4;
@@ -246,6 +264,19 @@ class Asm {
   jmp(t: Target): void { this.emit(0xe9); this.rel32(t); }
   call(t: Target): void { this.emit(0xe8); this.rel32(t); }
   jmpIndRip(t: Target): void { this.rip([0xff], 4, t, false); }
+  /** jmp far [rip + t] (m16:32). */
+  jmpFarRip(t: Target): void { this.rip([0xff], 5, t, false); }
+  /** mov sreg, r32 */
+  movSeg(sreg: number, r: number): void { this.rr([0x8e], sreg, r, false); }
+  /** mov word [base + disp32], imm16 */
+  movStoreImm16(base: number, disp: number, imm: number): void {
+    this.emit(0x66);
+    this.rex(false, 0, 0, base);
+    this.emit(0xc7, 0x80 | (base & 7));
+    if ((base & 7) === 4) this.emit(0x24);
+    this.imm32(disp);
+    this.emit(imm, imm >>> 8);
+  }
   /** jcc rel32; cc is the condition nibble (2 b, 3 ae, 4 e, 5 ne, 0xe le, ...). */
   jcc(cc: number, t: Target): void { this.emit(0x0f, 0x80 | cc); this.rel32(t); }
 
@@ -277,6 +308,8 @@ interface Harness {
   code: Uint8Array;
   entry: number;
   epilogue: number;
+  /** Stub that far-jumps to the current compat32 test. */
+  toCompat: number;
   handler: number;
   restorer: number;
 }
@@ -301,15 +334,15 @@ function pageUp(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
 }
 
-/** The harness code (depends on the tests only through the bss layout). */
-function buildHarness(lay: BssLayout): Harness {
+/** The harness code (depends on the tests through the bss layout and whether any runs in compat32). */
+function buildHarness(lay: BssLayout, compat: boolean): Harness {
   const a = new Asm(HCODE);
   const L = {
     nextTest: new Label(), noXsave: new Label(), fx: new Label(), loaded: new Label(),
     epilogue: new Label(), handler: new Label(), inTest: new Label(), restorer: new Label(),
     capture: new Label(), blk: new Label(), same: new Label(), done: new Label(),
     writeAll: new Label(), wloop: new Label(), wdone: new Label(), setupFail: new Label(),
-    writeFail: new Label(), harnessEnd: new Label(),
+    writeFail: new Label(), harnessEnd: new Label(), toCompat: new Label(),
   };
   const hstackTop = lay.hstackTop;
   const outbuf = lay.outbuf;
@@ -344,6 +377,12 @@ function buildHarness(lay: BssLayout): Harness {
   a.mov32(RAX, 1);
   a.bind(L.noXsave);
   a.movStoreRip(V_XSAVE, RAX);
+  if (compat) {
+    // A 64-bit process has null DS and ES; 32-bit code needs them (flat user data, as SS).
+    a.mov32(RAX, USER_DS);
+    a.movSeg(3, RAX);
+    a.movSeg(0, RAX);
+  }
 
   // ---- next test
   a.bind(L.nextTest);
@@ -355,6 +394,8 @@ function buildHarness(lay: BssLayout): Harness {
   a.addRR(RBX, RCX);
   a.movLoad(RAX, RBX, 17 * 8);
   a.movStoreRip(V_TARGET, RAX);
+  a.movLoad(RAX, RBX, 18 * 8);
+  a.movStoreRip(V_FAR, RAX);
   // arm the watchdog: setitimer(ITIMER_VIRTUAL, &arm, NULL)
   a.mov32(RAX, SYS_SETITIMER);
   a.mov32(RDI, ITIMER_VIRTUAL);
@@ -378,6 +419,10 @@ function buildHarness(lay: BssLayout): Harness {
   for (const r of POP_ORDER) a.pop(r);
   a.pop(RSP);
   a.jmpIndRip(V_TARGET);
+
+  // ---- compat32 tests: into 32-bit code (registers and flags untouched)
+  a.bind(L.toCompat);
+  a.jmpFarRip(V_FAR);
 
   // ---- epilogue: every test's code is followed by `jmp epilogue`
   a.bind(L.epilogue);
@@ -427,6 +472,7 @@ function buildHarness(lay: BssLayout): Harness {
   a.movStore(RDX, UC_GREGS + 8 * GREG_RIP, RAX);
   a.leaRip(RAX, hstackTop);
   a.movStore(RDX, UC_GREGS + 8 * GREG_RSP, RAX);
+  a.movStoreImm16(RDX, UC_GREGS + 8 * GREG_CSGSFS, USER_CS); // back in 64-bit code even after compat32
   a.ret(); // to the restorer
 
   a.bind(L.restorer);
@@ -534,7 +580,7 @@ function buildHarness(lay: BssLayout): Harness {
   a.bind(L.harnessEnd);
 
   const code = a.finish();
-  return { code, entry, epilogue, handler: HCODE + L.handler.pos!, restorer: HCODE + L.restorer.pos! };
+  return { code, entry, epilogue, toCompat: HCODE + L.toCompat.pos!, handler: HCODE + L.handler.pos!, restorer: HCODE + L.restorer.pos! };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,16 +590,21 @@ const RF_USER = 0x202; // reserved bit 1 + IF
 const RF_RESUME = 0x10000;
 const RF_HONOURED = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x400 | 0x800; // CF PF AF ZF SF DF OF
 
+/** The jump back to the epilogue after a test's code: `jmp rel32`, or `jmp far ptr16:32` from compat32 code. */
+function trailerLength(t: NativeTest): number {
+  return t.compat32 === true ? 7 : 5;
+}
+
 function checkInputs(tests: NativeTest[], dataInit: Uint8Array): void {
   if (!(dataInit instanceof Uint8Array) || dataInit.length !== DATA_SIZE)
     throw new Error(`runNative: dataInit must be a Uint8Array of ${DATA_SIZE} bytes`);
   const spans: [number, number, number][] = [];
   tests.forEach((t, i) => {
     if (!Number.isInteger(t.codeAddr)) throw new Error(`runNative: test ${i}: bad codeAddr`);
-    const end = t.codeAddr + t.code.length + 5; // + jmp rel32
+    const end = t.codeAddr + t.code.length + trailerLength(t); // + jmp back to the epilogue
     if (t.codeAddr < CODE_BASE || end > CODE_BASE + CODE_SIZE)
       throw new Error(
-        `runNative: test ${i}: code [0x${t.codeAddr.toString(16)}, +${t.code.length}) plus its 5-byte return jmp ` +
+        `runNative: test ${i}: code [0x${t.codeAddr.toString(16)}, +${t.code.length}) plus its return jmp ` +
           `is outside the code region [0x${CODE_BASE.toString(16)}, 0x${(CODE_BASE + CODE_SIZE).toString(16)})`,
       );
     if (!Array.isArray(t.regs) || t.regs.length !== 16) throw new Error(`runNative: test ${i}: regs must have 16 entries`);
@@ -566,14 +617,14 @@ function checkInputs(tests: NativeTest[], dataInit: Uint8Array): void {
     if (s < pe)
       throw new Error(
         `runNative: tests ${pi} and ${i} overlap in the code region (each test needs code.length + 5 bytes ` +
-          `for the return jmp placed right after its code)`,
+          `(+ 7 in compat32) for the return jmp placed right after its code)`,
       );
   }
 }
 
 function buildElf(tests: NativeTest[], dataInit: Uint8Array): Uint8Array {
   const lay = bssLayout(tests.length);
-  const h = buildHarness(lay);
+  const h = buildHarness(lay, tests.some((t) => t.compat32 === true));
 
   // code region
   const codeRegion = new Uint8Array(CODE_SIZE).fill(0xcc);
@@ -582,8 +633,14 @@ function buildElf(tests: NativeTest[], dataInit: Uint8Array): Uint8Array {
     const off = t.codeAddr - CODE_BASE;
     codeRegion.set(t.code, off);
     const jmpAt = off + t.code.length;
-    codeRegion[jmpAt] = 0xe9;
-    crv.setInt32(jmpAt + 1, h.epilogue - (CODE_BASE + jmpAt + 5), true);
+    if (t.compat32 === true) {
+      codeRegion[jmpAt] = 0xea; // jmp far 0x33:epilogue
+      crv.setUint32(jmpAt + 1, h.epilogue, true);
+      crv.setUint16(jmpAt + 5, USER_CS, true);
+    } else {
+      codeRegion[jmpAt] = 0xe9;
+      crv.setInt32(jmpAt + 1, h.epilogue - (CODE_BASE + jmpAt + 5), true);
+    }
   }
 
   // harness data (file-backed part)
@@ -625,7 +682,8 @@ function buildElf(tests: NativeTest[], dataInit: Uint8Array): Uint8Array {
     q(e, (t.rflags & RF_HONOURED) | RF_USER);
     POP_ORDER.forEach((r, k) => q(e + 8 * (k + 1), t.regs[r]!.lo, t.regs[r]!.hi));
     q(e + 16 * 8, t.regs[RSP]!.lo, t.regs[RSP]!.hi);
-    q(e + 17 * 8, t.codeAddr);
+    q(e + 17 * 8, t.compat32 === true ? h.toCompat : t.codeAddr);
+    q(e + 18 * 8, t.codeAddr, USER32_CS);
   });
 
   // file layout

@@ -39,6 +39,11 @@ const cases: Record<string, UnicornCase & Record<string, unknown>> = {
     memory: [{ addr: "0x84", hex: "00200000" }, { addr: "0x2000", hex: "40 cf" }],
     dump: [{ addr: "0x7ffa", len: 6 }],
   },
+  "real16 int 6 is a software interrupt too": {
+    // IVT[6] = 0000:2000: iret (Unicorn reports vector 6 as an invalid instruction)
+    mode: "real16", base: "0x1000", code: "cd 06 40",
+    regs: { rsp: "0x8000" }, memory: [{ addr: "0x18", hex: "00200000" }, { addr: "0x2000", hex: "cf" }],
+  },
   "real16 CS other than 0: entry and the end are offsets in CS": {
     mode: "real16", base: "0x12010", entry: "0x10", code: "8c c8 40", sregs: { cs: "0x1200" },
   },
@@ -73,6 +78,7 @@ const cases: Record<string, UnicornCase & Record<string, unknown>> = {
   "prot32 int3 is a trap": { mode: "prot32", base: "0x1000", code: "90 cc 90" },
   "prot32 ud2": { mode: "prot32", base: "0x1000", code: "90 0f 0b 90" },
   "prot32 int n with IDTR limit 0 is #GP at the int": { mode: "prot32", base: "0x1000", code: "90 cd 21 90" },
+  "prot32 int 6 with IDTR limit 0 is #GP(6 * 8 + 2) at the int": { mode: "prot32", base: "0x1000", code: "90 cd 06 90" },
   "prot32 mov ds with a bad RPL is #GP": {
     mode: "prot32", base: "0x1000", code: "66 b8 11 00 8e d8", regs: {},
   },
@@ -180,6 +186,12 @@ describe("unicorn runner: real16", () => {
     expect(x.regs["rflags"]).toBe("0x202"); // IF restored by iret
     expect(x.memory).toEqual([{ addr: "0x7ffa", hex: "021000000202" }]); // IP 0x1002, CS 0, FLAGS 0x202
   });
+  it("int 6 is delivered through the IVT like any INT n (not reported as #UD)", () => {
+    const x = r("real16 int 6 is a software interrupt too");
+    expect(x.exit).toEqual({ kind: "end" });
+    expect(x.regs["rax"]).toBe("0x1");
+    expect(x.regs["rsp"]).toBe("0x8000");
+  });
   it("with CS = 0x1200, entry and the end are offsets in CS", () => {
     const x = r("real16 CS other than 0: entry and the end are offsets in CS");
     expect(x.exit).toEqual({ kind: "end" });
@@ -239,13 +251,16 @@ describe("unicorn runner: prot32", () => {
   it("ud2 is #UD at the ud2", () => {
     expect(r("prot32 ud2").exit).toEqual({ kind: "exception", vector: 6, rip: "0x1001" });
   });
-  it("int n through an IDT of limit 0 is #GP at the int", () => {
+  it("int n through an IDT of limit 0 is #GP(n * 8 + 2) at the int", () => {
     const x = r("prot32 int n with IDTR limit 0 is #GP at the int");
-    expect(x.exit).toEqual({ kind: "exception", vector: 13, rip: "0x1001" });
+    expect(x.exit).toEqual({ kind: "exception", vector: 13, rip: "0x1001", errorCode: 0x21 * 8 + 2 });
     expect(x.regs["rip"]).toBe("0x1001");
   });
-  it("loading DS with RPL 1 > DPL 0 is #GP", () => {
-    expect(r("prot32 mov ds with a bad RPL is #GP").exit).toEqual({ kind: "exception", vector: 13, rip: "0x1004" });
+  it("int 6 is INT n, not #UD: #GP(6 * 8 + 2) at the int", () => {
+    expect(r("prot32 int 6 with IDTR limit 0 is #GP(6 * 8 + 2) at the int").exit).toEqual({ kind: "exception", vector: 13, rip: "0x1001", errorCode: 6 * 8 + 2 });
+  });
+  it("loading DS with RPL 1 > DPL 0 is #GP(selector without RPL), the error code QEMU raised", () => {
+    expect(r("prot32 mov ds with a bad RPL is #GP").exit).toEqual({ kind: "exception", vector: 13, rip: "0x1004", errorCode: 0x10 });
   });
   it("maxSteps instructions run, then step-limit with rip at the next one", () => {
     const x = r("prot32 step limit");
@@ -304,9 +319,9 @@ describe("unicorn runner: compat32", () => {
     expect(x.regs["rdx"]).toBe("0x0"); // rdmsr: EDX:EAX = EFER
     expect(x.regs["rax"]).toBe("0x500");
   });
-  it("a read beyond RAM (not in the identity map) is #PF at the instruction", () => {
+  it("a read beyond RAM (not in the identity map) is #PF(not present, read, supervisor) at the instruction", () => {
     const x = r("compat32 read beyond RAM is #PF");
-    expect(x.exit).toEqual({ kind: "exception", vector: 14, rip: "0x1001" });
+    expect(x.exit).toEqual({ kind: "exception", vector: 14, rip: "0x1001", errorCode: 0 });
     expect(x.regs["rip"]).toBe("0x1001");
   });
   it("page walks set the accessed and dirty bits of the 2 MiB PDE written through", () => {

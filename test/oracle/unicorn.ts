@@ -9,7 +9,8 @@
 // known differences from the emulator and from real CPUs.
 //
 // Output per case:
-//   exit  end | hlt | step-limit | exception {vector, rip: the instruction's address}
+//   exit  end | hlt | step-limit | exception {vector, rip: the instruction's address,
+//         errorCode for the vectors that push one}
 //         | error {message}: Unicorn could not run the case (say, a fetch outside RAM)
 //   regs  rax..r15 as the raw 64-bit registers (also in 16/32-bit modes), rip (the offset
 //         in CS: IP/EIP), rflags; lowercase 0x hex without leading zeros. {} when the case
@@ -25,7 +26,7 @@ import { fileURLToPath } from "node:url";
 
 export type UnicornExit =
   | { kind: "end" | "hlt" | "step-limit" }
-  | { kind: "exception"; vector: number; rip: string }
+  | { kind: "exception"; vector: number; rip: string; errorCode?: number }
   | { kind: "error"; message: string };
 
 export interface UnicornResult {

@@ -30,12 +30,16 @@ Run semantics (as the emulator's run loop): the step limit is checked before eac
 instruction, before the end check, so a case of exactly maxSteps instructions ends with
 step-limit; each REP iteration is one step. Exit kinds: end, hlt, step-limit, exception
 (vector, rip of the instruction; for the traps INT3, INTO and single-step #DB regs.rip is
-after it), error (Unicorn could not run the case; the message says why).
+after it; errorCode for the vectors that have one, read from QEMU's CPUX86State.error_code
+in the saved context, whose offset is found once by raising two known #GP(selector)),
+error (Unicorn could not run the case; the message says why).
 
 What the runner adds because Unicorn does not model it:
   INT n      Unicorn only reports it. real16: delivered here through the IVT (push FLAGS,
              CS, IP; clear IF, TF, AC), then the run goes on. prot32/compat32: IDTR limit
              is 0, so #GP at the INT (as delivery would fault).
+             INT 6 comes back as an invalid-instruction error (Unicorn reports every
+             vector-6 event that way) and is handled like any INT n.
   INT1/F1    Unicorn 2.0.1 decodes ICEBP as #UD; reported as the #DB trap the CPU raises.
   SYSCALL, SYSENTER  Unicorn skips them; with EFER.SCE = 0 and IA32_SYSENTER_CS = 0 they
              are #UD and #GP(0): reported as such.
@@ -136,6 +140,9 @@ STUB_OFF = 0x80000  # stubs at T + STUB_OFF
 # The register-file offset inside a saved uc_context: size_t context_size; int mode; int arch.
 CTX_HEADER = 16
 CTX_REGS = struct.Struct("<16Q")
+
+# Exceptions that push an error code (SDM Vol. 3A 6.13): #DF #TS #NP #SS #GP #PF #AC #CP.
+ERROR_CODE_VECTORS = frozenset([8, 10, 11, 12, 13, 14, 17, 21])
 
 PREFIXES = frozenset([0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3])
 
@@ -309,6 +316,52 @@ def write_gprs(uc, values):
     uc.context_restore(ctx)
 
 
+_error_code_offset = []
+
+
+def error_code_offset():
+    """The offset of CPUX86State.error_code in a saved context, or None: the one place (past
+    the GPRs) holding the selector of a `mov ds, ax` that raised #GP(selector), for two
+    different selectors."""
+    if not _error_code_offset:
+        ram = 0x200000
+        T, tables = tables_for(ram)
+        common = None
+        for sel in (0x4C8, 0x5A8):
+            uc = Uc(UC_ARCH_X86, UC_MODE_32)
+            uc.mem_map(0, ram)
+            boot(uc, "prot32", ram, T, tables, {})
+            uc.mem_write(0x1000, b"\x8e\xd8")  # mov ds, ax
+            uc.hook_add(UC_HOOK_INTR, lambda uc, intno, _: uc.emu_stop())
+            write_gprs(uc, [sel] + [0] * 15)
+            uc.emu_start(0x1000, 0x1002)
+            ctx = uc.context_save()
+            raw = ctypes.string_at(ctx.context.value, ctx.size)
+            start = CTX_HEADER + CTX_REGS.size
+            found = {o for o in range(start, len(raw) - 3, 4) if struct.unpack_from("<I", raw, o)[0] == sel}
+            common = found if common is None else common & found
+        _error_code_offset.append(common.pop() if common is not None and len(common) == 1 else None)
+    return _error_code_offset[0]
+
+
+def error_code(uc):
+    off = error_code_offset()
+    if off is None:
+        return None
+    ctx = uc.context_save()
+    return struct.unpack("<I", ctypes.string_at(ctx.context.value + off, 4))[0]
+
+
+def exception_exit(uc, vector, rip, code=None):
+    """An exception exit; with the error code for the vectors that have one."""
+    out = {"kind": "exception", "vector": vector, "rip": hexs(rip)}
+    if vector in ERROR_CODE_VECTORS:
+        code = error_code(uc) if code is None else code
+        if code is not None:
+            out["errorCode"] = code
+    return out
+
+
 def run_stub(uc, addr, code, until):
     uc.mem_write(addr, code)
     uc.emu_start(addr, until)
@@ -462,10 +515,18 @@ def run_loop(uc, run, mode, entry):
         cs_base = uc.reg_read(UC_X86_REG_CS) * 16 if run.real else 0
         if run.special is not None:
             vector, off = run.special
-            return {"kind": "exception", "vector": vector, "rip": hexs(off), "regs_rip": off}
+            return dict(exception_exit(uc, vector, off, 0), regs_rip=off)
         if err is not None:
             if err.errno == UC_ERR_INSN_INVALID:
-                op, n, _ = opcode_at(uc, cs_base + eip, 16)
+                op, n, b = opcode_at(uc, cs_base + eip, 16)
+                if op == 0xCD and n < len(b):
+                    # INT 6: Unicorn reports every vector-6 event as an invalid instruction,
+                    # with EIP at the INT. It is a software interrupt like any INT n.
+                    if run.real:
+                        deliver_real(uc, b[n], eip + n + 1)
+                        ip = uc.reg_read(UC_X86_REG_EIP)
+                        continue
+                    return dict(exception_exit(uc, 13, eip, b[n] * 8 + 2), regs_rip=eip)
                 if op == 0xF1:  # INT1/ICEBP: Unicorn 2.0.1 has no ICEBP (#UD); the CPU raises a #DB trap
                     return {"kind": "exception", "vector": 1, "rip": hexs(eip), "regs_rip": eip + n}
                 return {"kind": "exception", "vector": 6, "rip": hexs(eip)}
@@ -479,11 +540,12 @@ def run_loop(uc, run, mode, entry):
                     deliver_real(uc, b[n] if n < len(b) else vector, eip)
                     ip = uc.reg_read(UC_X86_REG_EIP)
                     continue
-                # IDTR limit is 0 in the protected modes: #GP(vector*8+2) at the INT.
-                return {"kind": "exception", "vector": 13, "rip": hexs(run.last_off), "regs_rip": run.last_off}
+                # IDTR limit is 0 in the protected modes: #GP(vector*8+2) at the INT (IDT bit set).
+                n_vec = b[n] if n < len(b) else vector
+                return dict(exception_exit(uc, 13, run.last_off, n_vec * 8 + 2), regs_rip=run.last_off)
             if op in (0xCC, 0xCE) or vector == 1:  # INT3, INTO, single-step #DB: traps
                 return {"kind": "exception", "vector": vector, "rip": hexs(run.last_off)}
-            return {"kind": "exception", "vector": vector, "rip": hexs(eip)}
+            return exception_exit(uc, vector, eip)
         if run.limit_hit:
             return {"kind": "step-limit", "regs_rip": run.stopped_at}
         if run.last is not None and eip == run.last_off + run.last_size:

@@ -27,6 +27,7 @@ export function implementedMnemonics(): Set<string> {
   const seen = new Set<unknown>();
   [...ONE_BYTE, ...TWO_BYTE].forEach((n) => walk(n, seen));
   // Entries selected by resolvers (mode, mandatory prefix, REX.B) are not reachable by the walk.
-  for (const m of ["movsxd", "popcnt", "lzcnt", "tzcnt", "bsf", "bsr", "nop", "pause", "xchg", "cmpxchg8b", "cmpxchg16b", "ud0", "lfence", "mfence", "sfence"]) out.add(m);
+  for (const m of ["movsxd", "popcnt", "lzcnt", "tzcnt", "bsf", "bsr", "nop", "pause", "xchg", "cmpxchg8b", "cmpxchg16b", "ud0", "lfence", "mfence", "sfence",
+    "bound", "arpl", "les", "lds", "lss", "lfs", "lgs"]) out.add(m);
   return out;
 }

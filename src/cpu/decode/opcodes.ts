@@ -290,9 +290,12 @@ const FAR_JMP_AMD64 = op("JMP", "Md", jmpFar);
 // ---- two-byte map (0F xx) ------------------------------------------------------------------
 // 0F 00 group 6: SLDT STR LLDT LTR VERR VERW; /6 with F2 is LKGS (64-bit mode).
 const LKGS = op("LKGS", "Ew", lkgs);
+// SLDT/STR store to a register at the operand size ("Rv/Mw"): SDM Vol. 2B SLDT, STR: a
+// 32-bit register gets the selector zero-extended (the upper 16 bits cleared), REX.W a
+// 64-bit one; memory is always 16 bits (the handler writes 2 bytes).
 TWO_BYTE[0x00] = group([
-  op("SLDT", "Ew", storeSystemSelector, { sub: 0 }),
-  op("STR", "Ew", storeSystemSelector, { sub: 1 }),
+  op("SLDT", "Ev", storeSystemSelector, { sub: 0 }),
+  op("STR", "Ev", storeSystemSelector, { sub: 1 }),
   op("LLDT", "Ew", lldt),
   op("LTR", "Ew", ltr),
   op("VERR", "Ew", verrVerw, { sub: 0 }),

@@ -70,17 +70,26 @@ export const loadFarPointer: Handler = (cpu, i) => {
   if (i.op === SS) cpu.setInterruptShadow();
 };
 
-/** ARPL Ew, Gw (63 outside 64-bit mode): raise the RPL of a selector; ZF = adjusted. */
+/**
+ * ARPL Ew, Gw (63 outside 64-bit mode): raise the RPL of a selector; ZF = adjusted.
+ * Intel: the destination is checked for writing first (SDM Vol. 2A ARPL: #GP(0) if it is
+ * in a non-writable segment) and written back either way. AMD writes it only when the RPL
+ * is raised: on an AMD EPYC, ARPL through a CS override faults with ZF = 1 and not with
+ * ZF = 0 (test/oracle/native-vs-emulator.test.ts, compat32).
+ */
 export const arpl: Handler = (cpu, i) => {
   if (!isProtected(cpu)) throw new CpuFault(UD);
-  const dst = readEForWrite(cpu, i, 2);
+  const amd = cpu.model.vendor === "amd";
+  const dst = amd ? readE(cpu, i, 2) : readEForWrite(cpu, i, 2);
   const src = cpu.getReg(2, i.reg);
   const f = cpu.lf.get();
   if ((dst & 3) < (src & 3)) {
-    writeBackE(cpu, i, 2, (dst & ~3) | (src & 3), 0);
+    const value = (dst & ~3) | (src & 3);
+    if (amd) writeE(cpu, i, 2, value, 0);
+    else writeBackE(cpu, i, 2, value, 0);
     cpu.lf.set(f | 0x40);
   } else {
-    writeBackE(cpu, i, 2, dst, 0);
+    if (!amd) writeBackE(cpu, i, 2, dst, 0);
     cpu.lf.set(f & ~0x40);
   }
 };
