@@ -3,31 +3,14 @@
 // syntax) is assembled and linked at its case's `base`, and NAME.json's `case.code`
 // must be exactly those bytes. `node scripts/system-vectors.mjs --write` refreshes
 // `case.code` after a program is edited; the test (test/cpu/system-programs.test.ts)
-// fails when a program and its code differ. Needs binutils (`as`, `ld`).
+// fails when a program and its code differ. Needs binutils.
 
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assemble } from "./gas.mjs";
 
 export const SYSTEM_DIR = fileURLToPath(new URL("../test/vectors/system/", import.meta.url));
-
-/** The bytes of `source` (a path) assembled and linked so its first byte is at `base`. */
-export function assemble(source, base) {
-  const dir = mkdtempSync(join(tmpdir(), "hvdiff-as-"));
-  try {
-    const obj = join(dir, "p.o");
-    const bin = join(dir, "p.bin");
-    const as = spawnSync("as", ["--64", "-o", obj, source], { encoding: "utf8" });
-    if (as.status !== 0) throw new Error(`${source}: as failed: ${(as.stderr || as.error?.message || "").trim()}`);
-    const ld = spawnSync("ld", ["-m", "elf_x86_64", "--oformat", "binary", "-N", "-e", "0", `-Ttext=${base}`, "-o", bin, obj], { encoding: "utf8" });
-    if (ld.status !== 0) throw new Error(`${source}: ld failed: ${(ld.stderr || ld.error?.message || "").trim()}`);
-    return readFileSync(bin);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Every program: [json file name, parsed json, assembled bytes]. */
 export function systemPrograms() {
