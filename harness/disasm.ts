@@ -1,10 +1,6 @@
 // Disassembly for humans (reports, `exec` results) through iced-x86.
 
-import { createRequire } from "node:module";
-import type * as Iced from "iced-x86";
-
-const require = createRequire(import.meta.url);
-const iced = require("iced-x86") as typeof Iced;
+import { iced } from "./gen/iced.js";
 
 export interface Disassembly {
   /** Instruction length in bytes, 0 when the bytes do not decode. */

@@ -11,7 +11,7 @@ import { parseCase } from "../../src/case/case.js";
 import { runCase } from "../../src/case/run.js";
 import type { CaseResult } from "../../src/case/result.js";
 import { parseBytes } from "../../src/case/hex.js";
-import { iced } from "../support/iced.js";
+import { iced } from "../../harness/gen/iced.js";
 import { CODE_BASE, DATA_BASE, DATA_SIZE, runNative, type NativeResult } from "../oracle/native.js";
 
 interface Vector {

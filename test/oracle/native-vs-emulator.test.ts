@@ -17,8 +17,9 @@ import { describe, expect, it } from "vitest";
 import seedrandom from "seedrandom";
 import { Machine } from "../../src/case/machine.js";
 import { DATA_BASE, DATA_SIZE, runNative, type NativeResult } from "./native.js";
-import { EXCLUDED, NATIVE_COMPAT32, SequenceGenerator, type GenTest } from "./gen.js";
-import { implementedMnemonics } from "../support/iced.js";
+import { EXCLUDED, SequenceGenerator, type GenTest } from "../../harness/gen/sequence.js";
+import { NATIVE64, NATIVE_COMPAT32 } from "./targets.js";
+import { implementedMnemonics } from "../../harness/gen/iced.js";
 
 const BATCHES = Number(process.env["HVDIFF_ORACLE_BATCHES"] ?? "6");
 const COMPAT_BATCHES = Number(process.env["HVDIFF_ORACLE_COMPAT_BATCHES"] ?? "3");
@@ -128,7 +129,7 @@ describe("emulator vs this machine's CPU (native ELF oracle)", () => {
     let instructions = 0;
     const seen = new Set<string>();
     for (let b = 0; b < BATCHES; b++) {
-      const gen = new SequenceGenerator(`${SEED}/${b}`);
+      const gen = new SequenceGenerator(`${SEED}/${b}`, NATIVE64);
       const tests = gen.generate({ count: PER_BATCH });
       const dataInit = dataImage(`${SEED}/${b}/data`);
       const native = runNative(tests, dataInit);

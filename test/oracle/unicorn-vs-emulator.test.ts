@@ -19,9 +19,8 @@ import { parseCase } from "../../src/case/case.js";
 import { CaseRunner } from "../../src/case/run.js";
 import type { CaseResult } from "../../src/case/result.js";
 import { runUnicorn, type UnicornResult } from "./unicorn.js";
-import {
-  SEGMENT_NAMES, SequenceGenerator, UNICORN_COMPAT32, UNICORN_PROT32, UNICORN_REAL16, type GenTest, type Target,
-} from "./gen.js";
+import { SEGMENT_NAMES, SequenceGenerator, type GenTest, type Target } from "../../harness/gen/sequence.js";
+import { UNICORN_COMPAT32, UNICORN_PROT32, UNICORN_REAL16 } from "./targets.js";
 
 const BATCHES = Number(process.env["HVDIFF_UNICORN_BATCHES"] ?? "1");
 const PER_MODE = 1000;

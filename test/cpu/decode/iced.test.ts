@@ -11,7 +11,7 @@ import { ONE_BYTE, TWO_BYTE } from "../../../src/cpu/decode/opcodes.js";
 import { mnemonicOf, type Entry } from "../../../src/cpu/decode/table.js";
 import { cpuFeatures, type Vendor } from "../../../src/cpu/cpuid.js";
 import { CpuFault } from "../../../src/cpu/exceptions.js";
-import { iced, implementedMnemonics, type Iced } from "../../support/iced.js";
+import { iced, implementedMnemonics, type Iced } from "../../../harness/gen/iced.js";
 
 const REG64 = ["RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"];
 const REG32 = ["EAX", "ECX", "EDX", "EBX", "ESP", "EBP", "ESI", "EDI", "R8D", "R9D", "R10D", "R11D", "R12D", "R13D", "R14D", "R15D"];

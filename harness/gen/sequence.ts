@@ -1,4 +1,5 @@
-// Random instruction sequences for the oracles (this machine's CPU, Unicorn), built with
+// Random instruction sequences for the oracles (this machine's CPU, Unicorn; their targets
+// are in test/oracle/targets.ts) and for the fuzzer's program bodies, built with
 // iced-x86's encoder over every encoding form (iced `Code`) of the mnemonics our opcode
 // map implements, in 16-, 32- or 64-bit code.
 //
@@ -15,9 +16,8 @@
 // listed below with its reason; nothing is filtered after a run.
 
 import seedrandom from "seedrandom";
-import { iced, implementedMnemonics, type Iced } from "../support/iced.js";
+import { iced, implementedMnemonics, type Iced } from "./iced.js";
 import { CF, DF, OF, PF, SF, ZF, AF, IF } from "../../src/cpu/flags.js";
-import { CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, type NativeTest } from "./native.js";
 
 const { Code, CodeExt, Instruction, MemoryOperand, Register, OpCodeOperandKind: K, Encoder, RegisterExt } = iced;
 
@@ -72,7 +72,7 @@ export interface Target {
   endingRate: number;
 }
 
-const SEG_REGS = [Register.ES, Register.CS, Register.SS, Register.DS, Register.FS, Register.GS];
+export const SEG_REGS = [Register.ES, Register.CS, Register.SS, Register.DS, Register.FS, Register.GS];
 const ES = 0, CS = 1, SS = 2, DS = 3;
 export const SEGMENT_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
 
@@ -94,7 +94,7 @@ export const EXCLUDED = new Set([
   "lkgs", "erets", "eretu", "arpl", "bound",
 ]);
 /** Forms of generated mnemonics that touch segment registers or far pointers (see above). */
-const EXCLUDED_CODES = /Sreg|_m16(16|32|64)$|^Push[wdq]?_(ES|CS|SS|DS|FS|GS)$|^Pop[wdq]?_(ES|SS|DS|FS|GS)$/;
+export const EXCLUDED_CODES = /Sreg|_m16(16|32|64)$|^Push[wdq]?_(ES|CS|SS|DS|FS|GS)$|^Pop[wdq]?_(ES|SS|DS|FS|GS)$/;
 
 /**
  * At CPL 0 (Unicorn), not drawn:
@@ -106,7 +106,7 @@ const EXCLUDED_CODES = /Sreg|_m16(16|32|64)$|^Push[wdq]?_(ES|CS|SS|DS|FS|GS)$|^P
  * (SWAPGS, RD/WRFSBASE, RD/WRGSBASE, FRED, CMPXCHG16B... exist only in 64-bit mode: iced's
  * tables leave them out.)
  */
-const UNICORN_EXCLUDED = new Set([
+export const UNICORN_EXCLUDED = new Set([
   "cpuid", "rdtsc", "rdtscp", "lgdt", "lidt", "lldt", "ltr", "lmsw", "wrmsr", "xsetbv", "rdmsr",
 ]);
 /** Drawn only as the last instruction of a sequence (they end the run). */
@@ -120,81 +120,24 @@ const ENDING_MNEMONICS = new Set(["hlt", "ud0", "ud1", "ud2", "int3", "int1", "s
  */
 const NEVER_CODES = /^Popw_CS$|^Bswap_r16/;
 
-/** This machine's CPU, 64-bit code in a Linux process (test/oracle/native.ts). */
-export const NATIVE64: Target = {
-  name: "native long64", oracle: "native", mode: "long64", codeBase: CODE_BASE, codeSize: CODE_SIZE, pack: true,
-  dataBase: DATA_BASE, dataSize: DATA_SIZE, cpl0: false, segments: false, excluded: EXCLUDED, excludedCodes: EXCLUDED_CODES,
-  // ES/CS/SS/DS overrides are ignored in 64-bit mode; FS/GS bases differ natively, so never.
-  overrides: [Register.ES, Register.CS, Register.SS, Register.DS],
-  checksSegmentTypes: true, missing: [], endingRate: 0.03,
-};
-
-/**
- * This machine's CPU, 32-bit code in compatibility mode (CS 0x23) in a Linux process. The
- * process's DS, ES, SS are flat user data (0x2b), FS and GS null: no FS/GS overrides. Code
- * lies above 64 KiB, so neither 16-bit IP branches nor 16-bit addressing of data (LEA only).
- */
-export const NATIVE_COMPAT32: Target = {
-  name: "native compat32", oracle: "native", mode: "compat32", codeBase: CODE_BASE, codeSize: CODE_SIZE, pack: true,
-  dataBase: DATA_BASE, dataSize: DATA_SIZE, cpl0: false, segments: false,
-  // EXCLUDED's reasons hold; the 32-bit-only BOUND, ARPL and INTO see no process state.
-  excluded: new Set([...EXCLUDED].filter((m) => !["bound", "arpl", "into"].includes(m))), excludedCodes: EXCLUDED_CODES,
-  overrides: [Register.ES, Register.CS, Register.SS, Register.DS],
-  checksSegmentTypes: true, missing: [], endingRate: 0.03,
-};
-
-/**
- * Forms QEMU 5 (Unicorn 2.0.1) executes differently from the SDM and from real CPUs:
- *  - TEST r/m, imm as F6 /1 and F7 /1: the CPUs execute TEST's alias (the native oracle
- *    checks it in 64-bit code); QEMU 5 raises #UD.
- *  - SGDT/SIDT with a 16-bit operand size: the SDM (and Bochs) store the full 32-bit base;
- *    QEMU 5 stores 24 bits and a zero byte (the 80286 form).
- */
-const QEMU5_DIFFERS = /^Test_rm(8|16|32)_imm(8|16|32)_F[67]r1$|^S[gi]dt_m1632_16$/;
-/**
- * In real-address mode: SYSRET is #UD (SDM Vol. 2B SYSRET: not recognized in real-address
- * mode); QEMU 5 raises #GP(0).
- */
-const QEMU5_DIFFERS_REAL = /^Sysret/;
-
-/**
- * Unicorn 2.0.1 (QEMU 5's x86 model) at CPL 0, booted into the emulator's starting state.
- * What it cannot model is kept out by construction:
- *  - No segment checks on data accesses (limit, type, null): every access stays inside its
- *    segment's limit, no write goes through CS in protected mode, no null selector is loaded.
- *  - IP does not wrap at 0xFFFF: code lies at 0x1000, far below.
- *  - Paging is identity only: compat32 runs on the identity map and nothing else.
- *  - Its CPUID has no POPCNT or MOVBE (#UD there); it has LZCNT, TZCNT and SMAP (CLAC/STAC).
- *  - Flags the SDM leaves undefined differ (MUL, BSF, BCD, shifts...): masked, as everywhere,
- *    from iced's per-instruction tables. SMSW r32 and BSWAP r16 (undefined) are not drawn.
- *  - QEMU5_DIFFERS, QEMU5_DIFFERS_REAL and ENTER below.
- * Code and data lie in the first 64 KiB, so 16-bit IP branches and 16-bit addressing work
- * in 32-bit code too.
- */
-const UNICORN_BASE = {
-  oracle: "unicorn",
-  codeBase: 0x1000, codeSize: 0x1000, pack: false, dataBase: 0x8000, dataSize: 0x1000, cpl0: true, segments: true,
-  overrides: SEG_REGS,
-  checksSegmentTypes: false,
-  missing: ["popcnt", "movbe"], endingRate: 0.08, excluded: UNICORN_EXCLUDED,
-  avoidCodes: QEMU5_DIFFERS,
-  avoidCodesReal: QEMU5_DIFFERS_REAL,
-  intN: true,
-  // SDM Vol. 2A ENTER: with a 32-bit operand size FrameTemp <- ESP and EBP <- FrameTemp,
-  // whatever the stack size (Bochs agrees); QEMU 5 copies only SP into BP.
-  enter32TakesOnlySp: true,
-} as const;
-export const UNICORN_REAL16: Target = { ...UNICORN_BASE, overrides: [...SEG_REGS], missing: [...UNICORN_BASE.missing], name: "unicorn real16", mode: "real16", ivtHandler: 0x0f00 };
-export const UNICORN_PROT32: Target = { ...UNICORN_BASE, overrides: [...SEG_REGS], missing: [...UNICORN_BASE.missing], name: "unicorn prot32", mode: "prot32" };
-export const UNICORN_COMPAT32: Target = {
-  ...UNICORN_BASE, overrides: [...SEG_REGS], missing: [...UNICORN_BASE.missing], name: "unicorn compat32", mode: "compat32",
-};
-
 export function bitnessOf(mode: TargetMode): Bitness {
   return mode === "real16" ? 16 : mode === "long64" ? 64 : 32;
 }
 
-export interface GenTest extends NativeTest {
+/** One generated sequence: its code at its address and the state it starts from. */
+export interface SequenceTest {
+  /** Instruction bytes, placed at exactly `codeAddr`; control leaves by falling through the end, or by an exception. */
+  code: Uint8Array;
+  codeAddr: number;
+  /** Initial GPRs rax..r15 as 32-bit halves. */
+  regs: { lo: number; hi: number }[];
+  /** Initial RFLAGS (arithmetic flags and DF). */
+  rflags: number;
+  /** 32-bit code to run in compatibility mode. */
+  compat32?: boolean;
+}
+
+export interface GenTest extends SequenceTest {
   /** RFLAGS bits (architectural positions) whose value is undefined after the sequence. */
   undefinedFlags: number;
   /** The same, before the instruction at each address (for a fault there). */
@@ -212,9 +155,6 @@ export interface GenOptions {
   /** Main instructions per sequence (set-up instructions come on top). */
   maxLength?: number;
 }
-
-/** Initial RSP of the 64-bit native target: the middle of the data region. */
-export const RSP0 = DATA_BASE + 0x2000;
 
 // iced RflagsBits -> architectural RFLAGS positions.
 const ICED_FLAGS: [number, number][] = [[1, OF], [2, SF], [4, ZF], [8, AF], [16, CF], [32, PF], [64, DF]];
@@ -390,14 +330,15 @@ export class SequenceGenerator {
   /** 16-bit addressing reaches the data region from every segment base. */
   private readonly addr16: boolean;
 
-  constructor(seed: string, target: Target = NATIVE64) {
+  /** `random`: a seed, or a source of numbers in [0, 1) (a coverage-guided driver's bytes). */
+  constructor(random: string | (() => number), target: Target) {
     this.t = target;
     this.bits = bitnessOf(target.mode);
     this.legacy = this.bits !== 64;
     const p = codePool(target);
     this.pool = p.codes;
     this.endingPool = p.endings;
-    this.rnd = seedrandom(seed);
+    this.rnd = typeof random === "string" ? seedrandom(random) : random;
     this.ip16 = this.bits === 16 || (this.bits === 32 && target.codeBase + target.codeSize <= 0x10000);
     this.addr16 = this.bits === 16 || target.dataBase + target.dataSize <= 0x10000;
   }
@@ -691,7 +632,7 @@ export class SequenceGenerator {
         return mem(/16b/.test(mnem) ? 16 : 8);
       case K.mem_offs: {
         if (this.legacy) return this.moffs(st);
-        const a = DATA_BASE + this.int(0x200, DATA_SIZE - 0x200);
+        const a = this.t.dataBase + this.int(0x200, this.t.dataSize - 0x200);
         return { mem: MemoryOperand.new64(Register.None, Register.None, 1, BigInt(a), 8, false, Register.None) };
       }
       case K.seg_reg: return { reg: this.pick(SEG_REGS) };
@@ -716,7 +657,7 @@ export class SequenceGenerator {
   /** A memory operand inside the data region, with `mov` set-up of its registers (64-bit code). */
   private memory(setup: Iced.Instruction[], busy: Set<number>, size: number): Operand {
     const align = size === 16 ? 16 : 1;
-    let target = DATA_BASE + this.int(0x200, DATA_SIZE - 0x200 - 32);
+    let target = this.t.dataBase + this.int(0x200, this.t.dataSize - 0x200 - 32);
     if (align > 1) target &= ~(align - 1);
     const mode = this.rnd();
     if (mode < 0.1 && align === 1) {
@@ -856,7 +797,7 @@ export class SequenceGenerator {
     let index: number = this.chance(0.6) ? table[this.int(0, 15)]! : Register.None;
     if (index === Register.RSP || index === Register.ESP) index = Register.None;
     const disp = this.chance(0.5) ? this.u32() | 0 : this.int(-128, 127);
-    if (this.chance(0.1)) return { mem: MemoryOperand.new64(Register.RIP, Register.None, 1, BigInt(DATA_BASE + this.int(0, 0x100000)), 8, false, Register.None) };
+    if (this.chance(0.1)) return { mem: MemoryOperand.new64(Register.RIP, Register.None, 1, BigInt(this.t.dataBase + this.int(0, 0x100000)), 8, false, Register.None) };
     return { mem: MemoryOperand.new64(base, index, this.pick([1, 2, 4, 8]), BigInt(disp), base === Register.None && index === Register.None ? 4 : Math.abs(disp) < 128 ? 1 : 4, false, Register.None) };
   }
 
@@ -992,7 +933,7 @@ export class SequenceGenerator {
       Instruction.createRegU64(Code.Mov_r64_imm64, R64[r]!, BigInt(t)),
       Instruction.createReg(code, R64[r]!),
     ];
-    return [...this.beforeBranch(st), { len: this.lenOf(mk(CODE_BASE)), reach: 1 << 30, needsTarget: true, masks: [0, 0], make: mk }];
+    return [...this.beforeBranch(st), { len: this.lenOf(mk(this.t.codeBase)), reach: 1 << 30, needsTarget: true, masks: [0, 0], make: mk }];
   }
 
   /** JMP/CALL r/m16 and r/m32 (16/32-bit code): the target in a register or in memory. */
@@ -1028,7 +969,7 @@ export class SequenceGenerator {
     if (/^Leave/.test(name)) {
       const rbp = (st.rsp + this.int(0, 8) * 8) & ~7;
       const size = /16$/.test(name) ? 2 : 8;
-      if (rbp + size > DATA_BASE + DATA_SIZE - 0x400) return null;
+      if (rbp + size > this.t.dataBase + this.t.dataSize - 0x400) return null;
       st.rsp = rbp + size;
       return [this.emit(st, [Instruction.createRegU64(Code.Mov_r64_imm64, Register.RBP, BigInt(rbp)), Instruction.create(code)])];
     }
@@ -1036,9 +977,9 @@ export class SequenceGenerator {
     const alloc = this.int(0, 64);
     const level = this.chance(0.5) ? 0 : this.int(1, 4);
     const total = size + (level > 0 ? level * size : 0) + alloc;
-    if (st.rsp - total < DATA_BASE + 0x400) return null;
+    if (st.rsp - total < this.t.dataBase + 0x400) return null;
     st.rsp -= total;
-    const rbp = DATA_BASE + this.int(0x1000, 0x3000);
+    const rbp = this.t.dataBase + this.int(0x1000, 0x3000);
     return [this.emit(st, [Instruction.createRegU64(Code.Mov_r64_imm64, Register.RBP, BigInt(rbp)), Instruction.createI32I32(code, alloc, level)])];
   }
 
@@ -1092,7 +1033,7 @@ export class SequenceGenerator {
     if (this.legacy) return this.stringOpLegacy(st, code, mnem);
     const asize = this.chance(0.8) ? 64 : 32;
     const setup: Iced.Instruction[] = [];
-    const mid = () => BigInt(DATA_BASE + this.int(0x1000, 0x3000));
+    const mid = () => BigInt(this.t.dataBase + this.int(0x1000, 0x3000));
     setup.push(Instruction.createRegU64(Code.Mov_r64_imm64, Register.RSI, mid()));
     setup.push(Instruction.createRegU64(Code.Mov_r64_imm64, Register.RDI, mid()));
     setup.push(Instruction.createRegU64(Code.Mov_r64_imm64, Register.RBX, mid()));

@@ -1,5 +1,5 @@
-// iced-x86 for tests: the decoder oracle, the encoder the sequence generator uses, and
-// the set of mnemonics our opcode map implements.
+// iced-x86, loaded once: disassembly in results and reports, the encoder the generators
+// use, the tests' decoder oracle; and the set of mnemonics our opcode map implements.
 
 import { createRequire } from "node:module";
 import type * as Iced from "iced-x86";
