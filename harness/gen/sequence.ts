@@ -27,8 +27,8 @@ export type TargetMode = "real16" | "prot32" | "compat32" | "long64";
 /** Where sequences run, and what may be drawn there. */
 export interface Target {
   name: string;
-  /** Who runs the sequences: this machine's CPU (test/oracle/native.ts) or Unicorn. */
-  oracle: "native" | "unicorn";
+  /** Who runs the sequences: this machine's CPU (test/oracle/native.ts), Unicorn, or the fuzzer's pairs. */
+  oracle: "native" | "unicorn" | "fuzz";
   /** The emulator's starting mode (cases.md) the oracle matches. */
   mode: TargetMode;
   /** Where code goes: tests of a batch at consecutive addresses (`pack`, one program), or each at codeBase (one machine each). */
@@ -154,6 +154,8 @@ export interface GenOptions {
   count: number;
   /** Main instructions per sequence (set-up instructions come on top). */
   maxLength?: number;
+  /** Disassemble each sequence into `listing` (for failure messages; off for the fuzzer's speed). */
+  listing?: boolean;
 }
 
 // iced RflagsBits -> architectural RFLAGS positions.
@@ -395,7 +397,7 @@ export class SequenceGenerator {
     const out: GenTest[] = [];
     let addr = this.t.codeBase;
     for (let k = 0; k < opts.count; k++) {
-      const test = this.one(addr, opts.maxLength ?? 24);
+      const test = this.one(addr, opts.maxLength ?? 24, opts.listing ?? true);
       out.push(test);
       if (this.t.pack) addr += (test.code.length + 16 + 15) & ~15;
       if (addr + test.code.length + 16 >= this.t.codeBase + this.t.codeSize - (this.t.pack ? 0x1000 : 0)) {
@@ -427,7 +429,7 @@ export class SequenceGenerator {
     return changed;
   }
 
-  private one(codeAddr: number, maxLength: number): GenTest {
+  private one(codeAddr: number, maxLength: number, withListing: boolean): GenTest {
     const t = this.t;
     const regs = R64.map(() => ({ lo: this.u32() | 0, hi: this.u32() | 0 }));
     const rsp0 = t.dataBase + t.dataSize / 2;
@@ -485,7 +487,7 @@ export class SequenceGenerator {
     const listing: string[] = [];
     const undefinedAt = new Map<number, number>();
     const mnemonics: string[] = [];
-    const fmt = new iced.Formatter(iced.FormatterSyntax.Intel);
+    const fmt = withListing ? new iced.Formatter(iced.FormatterSyntax.Intel) : null;
     items.forEach((it, k) => {
       let target = 0;
       if (it.needsTarget) {
@@ -500,15 +502,17 @@ export class SequenceGenerator {
         undefinedAt.set(at, it.masks[j]!);
         mnemonics.push(iced.Mnemonic[ins.mnemonic]!.toLowerCase());
         const b = this.encode(ins, at);
-        ins.ip = BigInt(at);
-        listing.push(`${at.toString(16)}: ${Buffer.from(b).toString("hex").padEnd(24)} ${fmt.format(ins)}`);
+        if (fmt !== null) {
+          ins.ip = BigInt(at);
+          listing.push(`${at.toString(16)}: ${Buffer.from(b).toString("hex").padEnd(24)} ${fmt.format(ins)}`);
+        }
         at += b.length;
         bytes.push(...b);
         ins.free();
       });
       if (at !== starts[k]! + it.len) throw new Error(`generator: item length changed (${at - starts[k]!} vs ${it.len}) at ${listing.slice(-3).join(" / ")}`);
     });
-    fmt.free();
+    fmt?.free();
     const test: GenTest = { code: Uint8Array.from(bytes), codeAddr, regs, rflags, undefinedFlags: st.undef, undefinedAt, listing, mnemonics };
     if (sregs !== undefined) test.sregs = sregs;
     if (t.mode === "compat32" && t.oracle === "native") test.compat32 = true;

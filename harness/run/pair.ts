@@ -1,18 +1,32 @@
 // The differential runner: one case under configurations A and B, each from its own
 // booted snapshot; the guest-visible difference (src/case/diff.ts); and, for a finding,
-// the first instruction after which the two machines differ, found by running them in
-// lockstep.
+// the first instruction of the case's code after which the two machines differ, found by
+// running them in lockstep.
+//
+// Cases a generator made run on a guest kit: the kit's start-up (the case's prefix) runs
+// once per configuration and is kept as a snapshot, and whatever already differs between
+// A and B when the kit hands over to the code (CR4.FRED on one side, say) is the
+// configurations' baseline, not a finding. The kit's own stacks (scratch) are not
+// compared: which frames land there depends on the delivery mechanism, not on the guest.
 
 import type { Case } from "../../src/case/case.js";
-import { CaseRunner } from "../../src/case/run.js";
+import { CaseRunner, prefixKey } from "../../src/case/run.js";
 import { project, type CaseResult } from "../../src/case/result.js";
 import { diffPages, diffResults, pagesWritten, type Difference } from "../../src/case/diff.js";
 import type { Machine } from "../../src/case/machine.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
+import { CS } from "../../src/cpu/state.js";
 import type { Configuration } from "../config/config.js";
 import { disassemble } from "../disasm.js";
 
 export type Side = "a" | "b";
+
+export interface PairOptions {
+  /** The case's prefix (up to its first arrival at `base`) does not depend on its code: a generator's kit. */
+  prefixed?: boolean;
+  /** Guest-physical ranges not compared (a kit's stacks). */
+  scratch?: readonly { addr: number; len: number }[];
+}
 
 export type PairVerdict =
   | { kind: "same"; a: CaseResult; b: CaseResult }
@@ -20,13 +34,13 @@ export type PairVerdict =
   | { kind: "crash"; a: CaseResult; b: CaseResult; side: Side; message: string; stack: string };
 
 export interface FirstDivergence {
-  /** Instructions both sides had retired before the one that made them differ. */
+  /** Instructions of the case's code both sides had completed before the one that made them differ. */
   step: number;
   mode: string;
   rip: string;
   bytes: string;
   disasm: string;
-  /** The differences right after that instruction (memory: the pages it wrote). */
+  /** The differences right after that instruction (and the events it raised) completed. */
   diffs: Difference[];
 }
 
@@ -35,13 +49,60 @@ export function withConfiguration(c: Case, cfg: Configuration): Case {
   return { ...c, cpu: { ...cfg.cpu } };
 }
 
+/** A value difference the baseline already had: the same path, the same XOR for numbers. */
+function inBaseline(d: Difference, baseline: Map<string, Difference>): boolean {
+  const b = baseline.get(d.path);
+  if (b === undefined) return false;
+  if (d.a.startsWith("0x") && d.b.startsWith("0x") && b.a.startsWith("0x") && b.b.startsWith("0x")) {
+    return (BigInt(d.a) ^ BigInt(d.b)) === (BigInt(b.a) ^ BigInt(b.b));
+  }
+  return d.a === b.a && d.b === b.b;
+}
+
+function inScratch(d: Difference, scratch: readonly { addr: number; len: number }[]): boolean {
+  if (!d.path.startsWith("memory.")) return false;
+  const at = Number(d.path.slice(7));
+  return scratch.some((r) => at >= r.addr && at < r.addr + r.len);
+}
+
 export class PairRunner {
   private readonly runners: Record<Side, CaseRunner> = { a: new CaseRunner(), b: new CaseRunner() };
+  private readonly baselines = new Map<string, Map<string, Difference>>();
 
-  run(c: Case, A: Configuration, B: Configuration): PairVerdict {
-    const a = this.runners.a.run(withConfiguration(c, A));
+  /** The differences between A and B where the prefix hands over to the code. */
+  private baseline(c: Case, A: Configuration, B: Configuration, scratch: PairOptions["scratch"]): Map<string, Difference> {
+    const key = `${JSON.stringify(A.cpu)}|${JSON.stringify(B.cpu)}|${prefixKey(c)}`;
+    let b = this.baselines.get(key);
+    if (b !== undefined) return b;
+    b = new Map();
+    const ra = this.runners.a.prefixResult(withConfiguration(c, A));
+    const la = this.runners.a.last!;
+    const rb = this.runners.b.prefixResult(withConfiguration(c, B));
+    const lb = this.runners.b.last!;
+    if (ra !== null && rb !== null) {
+      const diffs = diffResults(ra, rb);
+      const pages = pagesWritten(la.machine.mem.writtenSince(la.booted.mem), lb.machine.mem.writtenSince(lb.booted.mem));
+      diffs.push(...diffPages(la.machine.mem, lb.machine.mem, pages));
+      for (const d of diffs) if (!inScratch(d, scratch ?? [])) b.set(d.path, d);
+    }
+    if (this.baselines.size > 256) this.baselines.clear();
+    this.baselines.set(key, b);
+    return b;
+  }
+
+  private filter(diffs: Difference[], baseline: Map<string, Difference>, opts: PairOptions): Difference[] {
+    return diffs.filter((d) => !inScratch(d, opts.scratch ?? []) && !inBaseline(d, baseline));
+  }
+
+  run(c: Case, A: Configuration, B: Configuration, opts: PairOptions = {}): PairVerdict {
+    const baseline = opts.prefixed === true ? this.baseline(c, A, B, opts.scratch) : new Map<string, Difference>();
+    const runOne = (side: Side, cfg: Configuration) => {
+      const r = this.runners[side];
+      return opts.prefixed === true ? r.runPrefixed(withConfiguration(c, cfg)) : r.run(withConfiguration(c, cfg));
+    };
+    const a = runOne("a", A);
     const ma = this.runners.a.last!;
-    const b = this.runners.b.run(withConfiguration(c, B));
+    const b = runOne("b", B);
     const mb = this.runners.b.last!;
     for (const [side, r, m] of [["a", a, ma], ["b", b, mb]] as const) {
       if (r.exit.kind === "crash") {
@@ -53,50 +114,75 @@ export class PairRunner {
     const diffs = diffResults(a, b);
     const pages = pagesWritten(ma.machine.mem.writtenSince(ma.booted.mem), mb.machine.mem.writtenSince(mb.booted.mem));
     diffs.push(...diffPages(ma.machine.mem, mb.machine.mem, pages));
-    return diffs.length === 0 ? { kind: "same", a, b } : { kind: "divergence", a, b, diffs };
+    const kept = this.filter(diffs, baseline, opts);
+    return kept.length === 0 ? { kind: "same", a, b } : { kind: "divergence", a, b, diffs: kept };
   }
 
   /**
-   * Run both sides one instruction at a time from the start; the first instruction after
-   * which their guest-visible state differs. Null when they never differ (the case does
-   * not diverge, or only in a way a step-by-step run cannot show).
+   * Run both sides in lockstep over the case's code: one instruction of the code at a
+   * time, with whatever runs outside the code before execution comes back to it (event
+   * handlers of a kit) folded into that instruction. Returns the first instruction after
+   * which the two differ in a way the final result still shows (`final`, when given: the
+   * run's differences), or else the first after which they differ at all; null when they
+   * never do.
    */
-  firstDivergence(c: Case, A: Configuration, B: Configuration): FirstDivergence | null {
-    const ma = this.runners.a.prepare(withConfiguration(c, A));
-    const mb = this.runners.b.prepare(withConfiguration(c, B));
-    const limit = c.maxSteps;
-    for (let step = 0; step < limit; step++) {
-      const before = { rip: ma.cpu.rip, mode: ma.cpu.modeName(), codeSize: ma.cpu.codeSize, bytes: ma.cpu.peekCode(ma.cpu.rip) };
+  firstDivergence(c: Case, A: Configuration, B: Configuration, opts: PairOptions = {}, final?: Difference[]): FirstDivergence | null {
+    const baseline = opts.prefixed === true ? this.baseline(c, A, B, opts.scratch) : new Map<string, Difference>();
+    const prep = (side: Side, cfg: Configuration): Machine => {
+      const r = this.runners[side];
+      const cc = withConfiguration(c, cfg);
+      return (opts.prefixed === true ? r.preparePrefixed(cc) : null) ?? r.prepare(cc);
+    };
+    const ma = prep("a", A);
+    const mb = prep("b", B);
+    const lasting = new Set((final ?? []).map((d) => d.path));
+    let first: FirstDivergence | null = null;
+    for (let step = 0; ; step++) {
+      const cpu = ma.cpu;
+      const before = { rip: cpu.rip, mode: cpu.modeName(), codeSize: cpu.codeSize, bytes: cpu.peekCode(cpu.rip) };
       ma.mem.clearDirty();
       mb.mem.clearDirty();
-      const ra = stepOnce(ma, c);
-      const rb = stepOnce(mb, c);
+      const ra = stepInstruction(ma, c);
+      const rb = stepInstruction(mb, c);
       const diffs = diffResults(ra, rb);
       diffs.push(...diffPages(ma.mem, mb.mem, pagesWritten(ma.mem.dirtyPages(), mb.mem.dirtyPages())));
-      if (diffs.length > 0) {
+      const kept = this.filter(diffs, baseline, opts);
+      if (kept.length > 0) {
         const d = disassemble(before.bytes, before.codeSize, before.rip, c.cpu.vendor);
-        return {
+        const here: FirstDivergence = {
           step,
           mode: before.mode,
           rip: hexNumber(before.rip),
           bytes: formatBytes(d.length > 0 ? before.bytes.subarray(0, d.length) : before.bytes),
           disasm: d.text,
-          diffs,
+          diffs: kept,
         };
+        if (first === null) first = here;
+        if (lasting.size === 0 || kept.some((x) => lasting.has(x.path))) return here;
       }
-      if (ra.exit.kind !== "step-limit") return null; // both ended the same way
+      if (ra.exit.kind !== "step-limit" || rb.exit.kind !== "step-limit") return first;
     }
-    return null;
   }
 }
 
-/** Run one more instruction (or event) and project the state. */
-function stepOnce(m: Machine, c: Case): CaseResult {
+/** Whether execution is inside the case's code. */
+function inCode(m: Machine, c: Case): boolean {
+  const lin = m.cpu.segBase(CS) + m.cpu.rip;
+  return lin >= c.base && lin < c.base + c.code.length;
+}
+
+/**
+ * Run one instruction of the case's code, and then whatever runs outside the code until
+ * execution is back in it or the run ends; the state projected.
+ */
+function stepInstruction(m: Machine, c: Case): CaseResult {
   const cpu = m.cpu;
-  cpu.stepLimit = cpu.steps + 1;
   let exit;
   try {
-    exit = cpu.run();
+    do {
+      cpu.stepLimit = Math.min(cpu.steps + 1, c.maxSteps);
+      exit = cpu.run();
+    } while (exit.kind === "step-limit" && cpu.steps < c.maxSteps && !inCode(m, c));
   } catch (e) {
     exit = { kind: "crash" as const, message: e instanceof Error ? e.message : String(e) };
   }

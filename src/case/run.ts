@@ -13,31 +13,99 @@ const SEG_INDEX = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
  * Runs cases on booted machines kept per (RAM size, CPU model, mode): each case starts
  * from a copy-on-write snapshot of the freshly booted machine, never from a re-boot.
  */
+interface Booted {
+  m: Machine;
+  s: MachineSnapshot;
+  /** The state a prefix reached (see preparePrefixed), for the prefix `key`. */
+  prefix: { key: string; s: MachineSnapshot } | null;
+}
+
 export class CaseRunner {
-  private readonly booted = new Map<string, { m: Machine; s: MachineSnapshot }>();
+  private readonly booted = new Map<string, Booted>();
   /** The machine of the last prepared case and the booted snapshot it started from. */
   last: { machine: Machine; booted: MachineSnapshot } | null = null;
 
-  /**
-   * Restore the booted machine for `c` and load the case into it, ready to run (or to
-   * step: the differential runner runs two of them in lockstep).
-   */
-  prepare(c: Case): Machine {
+  private machineFor(c: Case): Booted {
     this.last = null;
     const key = `${c.ram}/${c.cpu.vendor}/${c.cpu.fred}/${c.cpu.plant ?? ""}/${c.mode}`;
     let b = this.booted.get(key);
     if (b === undefined) {
       const m = new Machine(c.ram, c.cpu);
       m.boot(c.mode);
-      b = { m, s: m.snapshot() };
+      b = { m, s: m.snapshot(), prefix: null };
       this.booted.set(key, b);
-    } else {
-      b.m.restore(b.s);
     }
     this.last = { machine: b.m, booted: b.s };
     b.m.cpu.crashError = null;
-    load(b.m, c);
+    return b;
+  }
+
+  /**
+   * Restore the booted machine for `c` and load the case into it, ready to run (or to
+   * step: the differential runner runs two of them in lockstep).
+   */
+  prepare(c: Case): Machine {
+    const b = this.machineFor(c);
+    b.m.restore(b.s);
+    b.prefix = null;
+    load(b.m, c, true);
     return b.m;
+  }
+
+  /**
+   * Prepare `c` from the state its prefix reaches: the run from `entry` until execution
+   * first arrives at `base`. The prefix runs once per distinct prefix (everything in the
+   * case but its code) and is kept as a snapshot, so a case pays only for its code. Only
+   * for cases whose prefix does not depend on `code` (the generators' guest kits): the
+   * prefix runs before the code is written. Null when the prefix ends some other way;
+   * then prepare() runs the case whole.
+   */
+  preparePrefixed(c: Case): Machine | null {
+    const b = this.machineFor(c);
+    const key = prefixKey(c);
+    if (b.prefix !== null && b.prefix.key === key) {
+      b.m.restore(b.prefix.s);
+    } else {
+      b.m.restore(b.s);
+      b.prefix = null;
+      load(b.m, c, false);
+      const cpu = b.m.cpu;
+      cpu.stopRip = c.base - cpu.segBase(CS);
+      let exit: Exit;
+      try {
+        exit = cpu.run();
+      } catch {
+        exit = { kind: "crash", message: "" };
+      }
+      if (exit.kind !== "end") return null;
+      b.prefix = { key, s: b.m.snapshot() };
+    }
+    const cpu = b.m.cpu;
+    b.m.mem.writeBytes(c.base, c.code);
+    cpu.stopRip = c.base + c.code.length - cpu.segBase(CS);
+    cpu.stepLimit = c.maxSteps;
+    return b.m;
+  }
+
+  /** The state at the end of `c`'s prefix (after preparePrefixed), projected. */
+  prefixResult(c: Case): CaseResult | null {
+    const m = this.preparePrefixed(c);
+    return m === null ? null : project(c.id, m.cpu, m.mem, { kind: "step-limit" }, []);
+  }
+
+  /** Run `c`, from its prefix snapshot when `prefixed` (see preparePrefixed). */
+  runPrefixed(c: Case): CaseResult {
+    let exit: Exit;
+    try {
+      const m = this.preparePrefixed(c) ?? this.prepare(c);
+      exit = m.cpu.run();
+    } catch (e) {
+      if (e instanceof CaseError || this.last === null) throw e;
+      exit = { kind: "crash", message: e instanceof Error ? e.message : String(e) };
+      this.last.machine.cpu.crashError = e;
+    }
+    const m = this.last!.machine;
+    return project(c.id, m.cpu, m.mem, exit, c.dump);
   }
 
   run(c: Case): CaseResult {
@@ -55,10 +123,38 @@ export class CaseRunner {
   }
 }
 
-/** Put the case's code, memory and registers into a booted machine. */
-function load(m: Machine, c: Case): void {
+/** Everything in a case but its code, its id and what it asks back: what its prefix depends on. */
+export function prefixKey(c: Case): string {
+  const mem = c.memory.map((b) => `${b.addr}:${b.bytes.length}:${fingerprint(b.bytes)}`).join(",");
+  const regs = c.gprs.map((g) => `${g.lo}:${g.hi}`).join(",");
+  return `${c.mode}|${c.base}|${c.entry}|${mem}|${regs}|${c.rflags}|${JSON.stringify(c.sregs)}|${c.exceptions}|${c.maxSteps}`;
+}
+
+const fingerprints = new WeakMap<Uint8Array, string>();
+
+/** Two independent 32-bit FNV-1a hashes of `bytes`, as one string (kept per array: cases share their kit's bytes). */
+function fingerprint(bytes: Uint8Array): string {
+  const known = fingerprints.get(bytes);
+  if (known !== undefined) return known;
+  const f = hashBytes(bytes);
+  fingerprints.set(bytes, f);
+  return f;
+}
+
+function hashBytes(bytes: Uint8Array): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) {
+    h1 = Math.imul(h1 ^ bytes[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ bytes[bytes.length - 1 - i]!, 0x5bd1e995);
+  }
+  return `${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
+}
+
+/** Put the case's memory, registers and (with `withCode`) code into a booted machine. */
+function load(m: Machine, c: Case, withCode: boolean): void {
   const cpu = m.cpu;
-  m.mem.writeBytes(c.base, c.code);
+  if (withCode) m.mem.writeBytes(c.base, c.code);
   for (const blk of c.memory) m.mem.writeBytes(blk.addr, blk.bytes);
   for (let r = 0; r < 16; r++) {
     cpu.lo[r] = c.gprs[r]!.lo;

@@ -17,7 +17,7 @@ import {
 import { MsrStore } from "./msr.js";
 import { OPEN_BUS, type PortBus } from "./exec/io.js";
 import {
-  ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CS, CpuState, EFER_LMA, FS, SS,
+  ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CR4_SMAP, CS, CpuState, EFER_LMA, FS, SS,
 } from "./state.js";
 import { IF, RF, TF, VM } from "./flags.js";
 
@@ -148,6 +148,8 @@ export class Cpu extends CpuState implements MmuHost {
 
   onTlbChange(): void {
     this.fetchBase = NaN;
+    this.sysVpn[0] = NaN;
+    this.sysVpn[1] = NaN;
   }
 
   flushTlb(): void {
@@ -328,6 +330,9 @@ export class Cpu extends CpuState implements MmuHost {
     }
     const kind = e.source === FAULT_SOFTWARE ? EventKind.SoftwareException
       : e.source === FAULT_PRIVILEGED_SOFTWARE ? EventKind.PrivilegedSoftwareException : EventKind.Exception;
+    // A delivered exception is a step of the budget: a handler that faults on its own
+    // first instruction must end in step-limit, not loop without retiring anything.
+    this.steps++;
     this.raiseEvent({
       vector: e.vector,
       errorCode: e.errorCode,
@@ -666,15 +671,39 @@ export class Cpu extends CpuState implements MmuHost {
    * current privilege's view).
    */
   sysRead32(lin: number): number {
+    if ((lin & 0xfff) <= 0xffc) {
+      // One page: one translation.
+      const pa = this.sysTranslate(lin, ACC_READ);
+      if (pa + 4 <= this.mem.bytes) return this.mem.read32(pa);
+    }
     let v = 0;
-    for (let k = 0; k < 4; k++) v |= this.physRead8(translate(this, this.sysByte(lin, k), ACC_READ, false, false)) << (8 * k);
+    for (let k = 0; k < 4; k++) v |= this.physRead8(this.sysTranslate(this.sysByte(lin, k), ACC_READ)) << (8 * k);
     return v;
   }
 
   sysWrite32(lin: number, v: number): void {
     const pa: number[] = [];
-    for (let k = 0; k < 4; k++) pa.push(translate(this, this.sysByte(lin, k), ACC_WRITE, false, false));
+    for (let k = 0; k < 4; k++) pa.push(this.sysTranslate(this.sysByte(lin, k), ACC_WRITE));
     for (let k = 0; k < 4; k++) this.physWrite8(pa[k]!, (v >>> (8 * k)) & 0xff);
+  }
+
+  /**
+   * The last page a supervisor-mode implicit access translated, per kind (a walk sets the
+   * accessed and dirty bits, so a repeat needs none). Dropped whenever the TLB changes.
+   */
+  private sysVpn: [number, number] = [NaN, NaN];
+  private sysPpn: [number, number] = [0, 0];
+
+  private sysTranslate(lin: number, kind: number): number {
+    const k = kind === ACC_WRITE ? 1 : 0;
+    const vpn = pageNumber(lin);
+    if (this.sysVpn[k] === vpn) return this.sysPpn[k]! * 4096 + (lin & 0xfff);
+    const pa = translate(this, lin, kind, false, false);
+    // With SMAP the outcome depends on CPL and EFLAGS.AC as well: no caching then.
+    if ((this.cr4Lo & CR4_SMAP) !== 0) return pa;
+    this.sysVpn[k] = vpn;
+    this.sysPpn[k] = Math.floor(pa / 4096);
+    return pa;
   }
 
   /** Linear address of byte k of a system-structure access (32-bit wrap outside long mode). */

@@ -1,0 +1,56 @@
+// The emitter's fixed forms against iced-x86's disassembly: each method must produce the
+// instruction its name and comment promise.
+
+import { describe, expect, it } from "vitest";
+import { Emit, RAX, RCX, R11, RSP } from "../../harness/gen/emit.js";
+import { disassemble } from "../../harness/disasm.js";
+
+/** All instructions of `bytes`, as iced-x86 disassembles them. */
+function listing(bytes: Uint8Array, bits: 32 | 64): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const d = disassemble(bytes.subarray(at), bits / 8, at);
+    if (d.length === 0) throw new Error(`undecodable at ${at}: ${Buffer.from(bytes.subarray(at)).toString("hex")}`);
+    out.push(d.text);
+    at += d.length;
+  }
+  return out;
+}
+
+describe("Emit", () => {
+  it("64-bit forms", () => {
+    const e = new Emit(64)
+      .movImm32(RCX, 0xc0000080).movImm32(R11, 0x202).movImm64(RAX, 0x89abcdef, 0x01234567)
+      .storeImm32(0x183008, 0x18).storeImm64(0x183000, 0x102000).storeReg(0x183018, RSP)
+      .movFromCr(4, RAX).btcImm(RAX, 32).movToCr(4, RAX).xorImm(RAX, 0x80)
+      .pushImm(0x202).popf().pushf().popMem(0x183020)
+      .wrmsr().rdmsr().syscall().sysret(true).sysret(false).sysenter().swapgs().lkgs(RAX)
+      .vmcall().vmmcall().int(3).int(0x80).int1().ud2().divEcx().loadEax(0x183000).storeEax(0x800020).callReg(RAX)
+      .farJmp64(0x18, 0x102345);
+    const text = listing(e.bytes().subarray(0, e.length - 6), 64); // the far pointer is data; [8Ch]: RIP-relative 0, right after the JMP
+    expect(text).toEqual([
+      "mov ecx,0C0000080h", "mov r11d,202h", "mov rax,123456789ABCDEFh",
+      "mov dword ptr [183008h],18h", "mov qword ptr [183000h],102000h", "mov [183018h],rsp",
+      "mov rax,cr4", "btc rax,20h", "mov cr4,rax", "xor rax,80h",
+      "push 202h", "popfq", "pushfq", "pop qword ptr [183020h]",
+      "wrmsr", "rdmsr", "syscall", "sysretq", "sysret", "sysenter", "swapgs", "lkgs eax",
+      "vmcall", "vmmcall", "int3", "int 80h", "int1", "ud2", "div ecx", "mov eax,[183000h]", "mov [800020h],eax", "call rax",
+      "jmp far fword ptr [8Ch]",
+    ]);
+    expect(Buffer.from(e.bytes().subarray(e.length - 6)).toString("hex")).toBe("452310001800");
+  });
+
+  it("32-bit forms", () => {
+    const e = new Emit(32).movImm32(RCX, 5).storeImm32(0x183000, 0x102000).storeReg(0x183018, RSP).movFromCr(0, RAX).btcImm(RAX, 16)
+      .movToCr(0, RAX).into().farJmp32(0x08, 0x102000);
+    expect(listing(e.bytes(), 32)).toEqual([
+      "mov ecx,5", "mov dword ptr [183000h],102000h", "mov [183018h],esp", "mov eax,cr0", "btc eax,10h", "mov cr0,eax", "into",
+      "jmp far 00102000h,8",
+    ]);
+  });
+
+  it("refuses what 32-bit code cannot encode", () => {
+    expect(() => new Emit(32).movImm32(R11, 1)).toThrow(/REX/);
+    expect(() => new Emit(32).farJmp64(8, 0)).toThrow();
+  });
+});
