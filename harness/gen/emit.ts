@@ -10,6 +10,8 @@ export const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI 
 
 export class Emit {
   readonly out: number[] = [];
+  /** Where the data immediates are (MOV r, imm; PUSH imm): what the minimizer may simplify. */
+  readonly values: { at: number; size: 4 | 8 }[] = [];
 
   constructor(readonly bits: Bits) {}
 
@@ -54,6 +56,7 @@ export class Emit {
   movImm32(reg: number, v: number): this {
     this.rex(false, 0, reg);
     this.raw(0xb8 + (reg & 7));
+    this.values.push({ at: this.out.length, size: 4 });
     this.imm32(v);
     return this;
   }
@@ -62,6 +65,7 @@ export class Emit {
   movImm64(reg: number, lo: number, hi: number): this {
     this.rex(true, 0, reg);
     this.raw(0xb8 + (reg & 7));
+    this.values.push({ at: this.out.length, size: 8 });
     this.imm32(lo);
     this.imm32(hi);
     return this;
@@ -120,6 +124,7 @@ export class Emit {
   /** PUSH imm32 (68), POPF (9D), PUSHF (9C), POP [addr] (8F /0). */
   pushImm(v: number): this {
     this.raw(0x68);
+    this.values.push({ at: this.out.length, size: 4 });
     this.imm32(v);
     return this;
   }

@@ -49,7 +49,8 @@ const MSR_WRITES: { name: string; index: number; values: [number, number][] }[] 
   { name: "IA32_SYSENTER_CS", index: 0x174, values: [[0x08, 0], [0, 0], [0x18, 0]] },
   { name: "an MSR that does not exist", index: 0xc0001234, values: [[0, 0]] },
 ];
-const MSR_READS = [0xc0000080, 0xc0000081, 0xc0000082, 0xc0000084, 0xc0000100, 0xc0000102, 0x1d4, 0x1cc, 0x1234];
+/** MSRs the body reads (not the FRED MSRs: that they exist is the configuration itself). */
+const MSR_READS = [0xc0000080, 0xc0000081, 0xc0000082, 0xc0000084, 0xc0000100, 0xc0000102, 0x1234];
 
 /**
  * CR4 bits worth toggling: PGE, FSGSBASE, and FRED (bit 32). Not SMEP or SMAP: the kit's
@@ -122,6 +123,7 @@ export class Ia32eGenerator {
 
   private done(kind: string, st: State, e: Emit, switchTo?: BodyMode): Item {
     const it: Item = { kind, mode: st.mode, ring: st.ring, code: e.bytes() };
+    if (e.values.length > 0) it.values = e.values;
     if (switchTo !== undefined) {
       it.switchTo = switchTo;
       st.mode = switchTo;
@@ -161,7 +163,12 @@ export class Ia32eGenerator {
       }
       case "cr4": {
         const bit = bits === 64 ? this.pick(CR4_BITS) : this.pick(CR4_BITS.filter((b) => b < 32));
-        e.movFromCr(4, RAX).btcImm(RAX, bit).movToCr(4, RAX);
+        // XOR with a mask in a register: the flags it leaves do not depend on the bit's old
+        // value (BTC's CF would show CR4.FRED itself).
+        e.movFromCr(4, RAX);
+        if (bits === 64) e.movImm64(RDX, bit < 32 ? (1 << bit) >>> 0 : 0, bit < 32 ? 0 : 1 << (bit - 32)).raw(0x48, 0x31, 0xd0);
+        else e.movImm32(RDX, (1 << bit) >>> 0).raw(0x31, 0xd0); // xor rax/eax, rdx/edx
+        e.movToCr(4, RAX);
         return this.done(`cr4 ^= bit ${bit}`, st, e);
       }
       case "cr0": {
@@ -170,7 +177,8 @@ export class Ia32eGenerator {
         return this.done(`cr0 ^= bit ${bit}`, st, e);
       }
       case "syscall":
-        if (st.ring === 0) e.movImm32(RSP, EVENT_STACK);
+        // (The generator's idea of the ring can be wrong after a faulting SYSRET: always.)
+        e.movImm32(RSP, EVENT_STACK);
         // Recognisable RCX and R11 (64-bit only), to see whether SYSCALL replaces them.
         if (bits === 64) e.movImm64(RCX, 0x11112222, 0x33334444).movImm64(R11, 0x55556666, 0x7777);
         else e.movImm32(RCX, 0x11112222);
@@ -178,6 +186,7 @@ export class Ia32eGenerator {
         return this.done(kind, st, e);
       case "sysenter":
         // SYSENTER saves nothing: the kit resumes with the RSP and RFLAGS saved here.
+        e.movImm32(RSP, EVENT_STACK);
         e.storeReg(SAVED_RSP, RSP).pushf().popMem(SAVED_FLAGS).sysenter();
         return this.done(kind, st, e);
       case "sysret": {
@@ -222,11 +231,11 @@ export class Ia32eGenerator {
       case "vmcall":
         return this.done(kind, st, this.chance(0.5) ? e.vmcall() : e.vmmcall());
       case "int":
-        if (st.ring === 0) e.movImm32(RSP, EVENT_STACK);
+        e.movImm32(RSP, EVENT_STACK);
         return this.done(kind, st, e.int(this.pick([3, 0x80])));
       case "into":
         if (bits !== 32) return this.make("int", st);
-        if (st.ring === 0) e.movImm32(RSP, EVENT_STACK);
+        e.movImm32(RSP, EVENT_STACK);
         e.movImm32(RAX, 0x7fffffff).raw(0x83, 0xc0, 0x01).into(); // add eax,1 sets OF
         return this.done(kind, st, e);
       case "fault": {

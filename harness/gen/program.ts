@@ -27,6 +27,8 @@ export interface Item {
   code: Uint8Array;
   /** The item ends with a far transfer to the next item in this mode. */
   switchTo?: BodyMode;
+  /** Data immediates in `code` the minimizer may set to 0 (register and flag values). */
+  values?: { at: number; size: 4 | 8 }[];
 }
 
 export interface Program {
@@ -78,6 +80,19 @@ function switchCode(from: BodyMode, to: BodyMode, ring: 0 | 3, next: number): Ui
   const sel = CODE_SELECTOR[to][ring];
   e.storeImm32(CONT + 8, CODE_SELECTOR[to][0]);
   return (from === "long64" ? e.farJmp64(sel, next) : e.farJmp32(sel, next)).bytes();
+}
+
+/** Where each item starts (its CONT store) and where its code starts, from BODY. */
+export function itemAddresses(items: readonly Item[]): { start: number; code: number; end: number }[] {
+  const out: { start: number; code: number; end: number }[] = [];
+  let at: number = BODY;
+  for (const it of items) {
+    const pre = contStore(it.mode, 0).length;
+    const post = it.switchTo === undefined ? 0 : switchCode(it.mode, it.switchTo, it.ring, 0).length;
+    out.push({ start: at, code: at + pre, end: at + pre + it.code.length + post });
+    at += pre + it.code.length + post;
+  }
+  return out;
 }
 
 /** Lay the items out from BODY: the case's code. */

@@ -14,6 +14,7 @@ import { CaseRunner, prefixKey } from "../../src/case/run.js";
 import { project, type CaseResult } from "../../src/case/result.js";
 import { diffPages, diffResults, pagesWritten, type Difference } from "../../src/case/diff.js";
 import type { Machine } from "../../src/case/machine.js";
+import type { Exit } from "../../src/cpu/cpu.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { CS } from "../../src/cpu/state.js";
 import type { Configuration } from "../config/config.js";
@@ -49,14 +50,24 @@ export function withConfiguration(c: Case, cfg: Configuration): Case {
   return { ...c, cpu: { ...cfg.cpu } };
 }
 
-/** A value difference the baseline already had: the same path, the same XOR for numbers. */
+const isHex = (s: string) => s.startsWith("0x");
+
+/**
+ * A difference the baseline explains: the same path differing the same way (the same XOR
+ * for numbers), or a register holding a copy of a baseline difference (MOV from CR4
+ * shows CR4.FRED: the configuration, not the program).
+ */
 function inBaseline(d: Difference, baseline: Map<string, Difference>): boolean {
+  if (baseline.size === 0) return false;
   const b = baseline.get(d.path);
-  if (b === undefined) return false;
-  if (d.a.startsWith("0x") && d.b.startsWith("0x") && b.a.startsWith("0x") && b.b.startsWith("0x")) {
-    return (BigInt(d.a) ^ BigInt(d.b)) === (BigInt(b.a) ^ BigInt(b.b));
+  if (b !== undefined) {
+    if (isHex(d.a) && isHex(d.b) && isHex(b.a) && isHex(b.b)) return (BigInt(d.a) ^ BigInt(d.b)) === (BigInt(b.a) ^ BigInt(b.b));
+    return d.a === b.a && d.b === b.b;
   }
-  return d.a === b.a && d.b === b.b;
+  if (!d.path.startsWith("regs.") || !isHex(d.a) || !isHex(d.b)) return false;
+  const x = BigInt(d.a) ^ BigInt(d.b);
+  for (const e of baseline.values()) if (isHex(e.a) && isHex(e.b) && (BigInt(e.a) ^ BigInt(e.b)) === x) return true;
+  return false;
 }
 
 function inScratch(d: Difference, scratch: readonly { addr: number; len: number }[]): boolean {
@@ -122,11 +133,10 @@ export class PairRunner {
    * Run both sides in lockstep over the case's code: one instruction of the code at a
    * time, with whatever runs outside the code before execution comes back to it (event
    * handlers of a kit) folded into that instruction. Returns the first instruction after
-   * which the two differ in a way the final result still shows (`final`, when given: the
-   * run's differences), or else the first after which they differ at all; null when they
-   * never do.
+   * which the two differ (beyond the baseline and scratch), or null when they never do.
+   * Each step is compared on the raw state first; only a step that may differ is projected.
    */
-  firstDivergence(c: Case, A: Configuration, B: Configuration, opts: PairOptions = {}, final?: Difference[]): FirstDivergence | null {
+  firstDivergence(c: Case, A: Configuration, B: Configuration, opts: PairOptions = {}): FirstDivergence | null {
     const baseline = opts.prefixed === true ? this.baseline(c, A, B, opts.scratch) : new Map<string, Difference>();
     const prep = (side: Side, cfg: Configuration): Machine => {
       const r = this.runners[side];
@@ -135,34 +145,60 @@ export class PairRunner {
     };
     const ma = prep("a", A);
     const mb = prep("b", B);
-    const lasting = new Set((final ?? []).map((d) => d.path));
-    let first: FirstDivergence | null = null;
+    const cr4Xor = xorOf(baseline.get("sregs.cr4"));
+    const eferXor = xorOf(baseline.get("sregs.efer"));
+    const scratch = opts.scratch ?? [];
     for (let step = 0; ; step++) {
       const cpu = ma.cpu;
       const before = { rip: cpu.rip, mode: cpu.modeName(), codeSize: cpu.codeSize, bytes: cpu.peekCode(cpu.rip) };
       ma.mem.clearDirty();
       mb.mem.clearDirty();
-      const ra = stepInstruction(ma, c);
-      const rb = stepInstruction(mb, c);
-      const diffs = diffResults(ra, rb);
-      diffs.push(...diffPages(ma.mem, mb.mem, pagesWritten(ma.mem.dirtyPages(), mb.mem.dirtyPages())));
-      const kept = this.filter(diffs, baseline, opts);
-      if (kept.length > 0) {
-        const d = disassemble(before.bytes, before.codeSize, before.rip, c.cpu.vendor);
-        const here: FirstDivergence = {
-          step,
-          mode: before.mode,
-          rip: hexNumber(before.rip),
-          bytes: formatBytes(d.length > 0 ? before.bytes.subarray(0, d.length) : before.bytes),
-          disasm: d.text,
-          diffs: kept,
-        };
-        if (first === null) first = here;
-        if (lasting.size === 0 || kept.some((x) => lasting.has(x.path))) return here;
+      const ea = stepInstruction(ma, c);
+      const eb = stepInstruction(mb, c);
+      const pages = pagesWritten(ma.mem.dirtyPages(), mb.mem.dirtyPages());
+      const memDiffs = diffPages(ma.mem, mb.mem, pages).filter((d) => !inScratch(d, scratch));
+      if (ea.kind !== eb.kind || memDiffs.length > 0 || !sameState(ma, mb, cr4Xor, eferXor)) {
+        const diffs = diffResults(project(c.id, ma.cpu, ma.mem, ea, []), project(c.id, mb.cpu, mb.mem, eb, []));
+        diffs.push(...memDiffs);
+        const kept = this.filter(diffs, baseline, opts);
+        if (kept.length > 0) {
+          const d = disassemble(before.bytes, before.codeSize, before.rip, c.cpu.vendor);
+          return {
+            step,
+            mode: before.mode,
+            rip: hexNumber(before.rip),
+            bytes: formatBytes(d.length > 0 ? before.bytes.subarray(0, d.length) : before.bytes),
+            disasm: d.text,
+            diffs: kept,
+          };
+        }
       }
-      if (ra.exit.kind !== "step-limit" || rb.exit.kind !== "step-limit") return first;
+      if (ea.kind !== "step-limit" || eb.kind !== "step-limit") return null;
     }
   }
+}
+
+/** The XOR of a baseline difference's two values (0 when there is none). */
+function xorOf(d: Difference | undefined): bigint {
+  return d === undefined ? 0n : BigInt(d.a) ^ BigInt(d.b);
+}
+
+/** The processor state the projection shows, compared raw (RF aside; CR4 and EFER up to the baseline's XOR). */
+function sameState(ma: Machine, mb: Machine, cr4Xor: bigint, eferXor: bigint): boolean {
+  const a = ma.cpu;
+  const b = mb.cpu;
+  for (let r = 0; r < 16; r++) if (a.lo[r] !== b.lo[r] || a.hi[r] !== b.hi[r]) return false;
+  if (a.rip !== b.rip || ((a.getRflags() ^ b.getRflags()) & ~0x10000) !== 0) return false;
+  for (let s = 0; s < 8; s++) {
+    if (a.segSel[s] !== b.segSel[s] || a.segBaseLo[s] !== b.segBaseLo[s] || a.segBaseHi[s] !== b.segBaseHi[s]) return false;
+    if (a.segLimit[s] !== b.segLimit[s] || a.segAttr[s] !== b.segAttr[s]) return false;
+  }
+  if (a.cr0 !== b.cr0 || a.cr2Lo !== b.cr2Lo || a.cr2Hi !== b.cr2Hi || a.cr3 !== b.cr3) return false;
+  if (a.gdtrBase !== b.gdtrBase || a.gdtrLimit !== b.gdtrLimit || a.idtrBase !== b.idtrBase || a.idtrLimit !== b.idtrLimit) return false;
+  const cr4 = (BigInt(a.cr4Hi >>> 0) << 32n) | BigInt(a.cr4Lo >>> 0);
+  const cr4b = (BigInt(b.cr4Hi >>> 0) << 32n) | BigInt(b.cr4Lo >>> 0);
+  if ((cr4 ^ cr4b) !== cr4Xor) return false;
+  return (BigInt(a.efer) ^ BigInt(b.efer)) === eferXor;
 }
 
 /** Whether execution is inside the case's code. */
@@ -173,18 +209,18 @@ function inCode(m: Machine, c: Case): boolean {
 
 /**
  * Run one instruction of the case's code, and then whatever runs outside the code until
- * execution is back in it or the run ends; the state projected.
+ * execution is back in it or the run ends; how it stopped.
  */
-function stepInstruction(m: Machine, c: Case): CaseResult {
+function stepInstruction(m: Machine, c: Case): Exit {
   const cpu = m.cpu;
-  let exit;
+  let exit: Exit;
   try {
     do {
       cpu.stepLimit = Math.min(cpu.steps + 1, c.maxSteps);
       exit = cpu.run();
     } while (exit.kind === "step-limit" && cpu.steps < c.maxSteps && !inCode(m, c));
   } catch (e) {
-    exit = { kind: "crash" as const, message: e instanceof Error ? e.message : String(e) };
+    exit = { kind: "crash", message: e instanceof Error ? e.message : String(e) };
   }
-  return project(c.id, cpu, m.mem, exit, []);
+  return exit;
 }

@@ -43,6 +43,8 @@
         .set SAVED_RSP, 0x183018
         .set SAVED_FLAGS, 0x183020
         .set RESUME_FAR, 0x18c000               # in SCRATCH: kit-private
+        .set SYSENTER_SAVE, 0x18c008             # RAX, RCX, RDX
+
         .set LOG, 0x183100
         .set LOG_INT80, LOG + 0x100
         .set LOG_SYSCALL64, LOG + 0x108
@@ -291,11 +293,15 @@ syscall32:
         lretq
 1:      sysretl
 
-# SYSENTER saves nothing: the item saved RSP and RFLAGS in SAVED; resume at CONT.
+# SYSENTER saves nothing: the item saved RSP and RFLAGS in SAVED; resume at CONT in the
+# ring the body runs in, with RAX, RCX and RDX as they were (kept in SCRATCH meanwhile).
 sysenter_entry:
         incq LOG_SYSENTER
-        mov CONT + 8, %rax
-        mov $0x10, %edx
+        mov %rax, SYSENTER_SAVE
+        mov %rcx, SYSENTER_SAVE + 8
+        mov %rdx, SYSENTER_SAVE + 16
+        mov CONT + 8, %rax                      # the resume CS at ring 0
+        mov $0x10, %edx                         # and SS
         cmpq $3, RING
         jne 1f
         mov $0x2b, %edx
@@ -308,6 +314,9 @@ sysenter_entry:
         pushq SAVED_FLAGS
         push %rax                               # CS
         pushq CONT                              # RIP
+        mov SYSENTER_SAVE, %rax
+        mov SYSENTER_SAVE + 8, %rcx
+        mov SYSENTER_SAVE + 16, %rdx
         iretq
 
 # ---------------------------------------------------------------- FRED events
@@ -371,7 +380,14 @@ fred_event:
         decq LOG_SYSCALL64
         incq LOG_SYSCALL32
         ret
-1:      incq LOG_SYSENTER
+1:      # SYSENTER: as the legacy path does (it cannot know where it came from), resume at
+        # CONT with the RSP and RFLAGS the item saved.
+        incq LOG_SYSENTER
+        mov SAVED_RSP, %rax
+        mov %rax, 24 + 0x20(%rsp)
+        mov SAVED_FLAGS, %rax
+        mov %rax, 24 + 0x18(%rsp)
+        jmp 5f
 3:      ret
 2:      mov 24 + 0x28(%rsp), %rax
         shr $32, %rax
@@ -383,7 +399,7 @@ fred_event:
         mov %rax, LOG_LASTVEC
         mov 24(%rsp), %rax
         mov %rax, LOG_LASTERR
-        mov CONT, %rax
+5:      mov CONT, %rax
         mov %rax, 24 + 8(%rsp)
         movzwl 24 + 0x10(%rsp), %edx
         call resume_cs

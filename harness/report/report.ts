@@ -1,0 +1,150 @@
+// Report files: one per signature, built from a finding, validated against the schema,
+// written atomically (a reader never sees half a file, a killed run leaves only whole
+// ones). Same seed and configurations give byte-identical files: no clock, no machine
+// path, keys in a fixed order, seeds sorted.
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { Ajv } from "ajv";
+import { REPORT_FORMAT, REPORT_SCHEMA } from "./schema.js";
+import type { Configuration } from "../config/config.js";
+import type { Difference } from "../../src/case/diff.js";
+import type { FirstDivergence } from "../run/pair.js";
+import type { Finding } from "../run/finding.js";
+import type { Item, Program } from "../gen/program.js";
+import { formatBytes, hexNumber, parseBytes } from "../../src/case/hex.js";
+
+import { PACKAGE_ROOT as ROOT, TOOL_VERSION } from "../package.js";
+
+export { TOOL_VERSION };
+
+/** At most this many seeds are listed (the smallest); `count` has them all. */
+export const MAX_SEEDS = 20;
+
+export interface ProgramJson {
+  start: Program["start"];
+  items: { kind: string; mode: Item["mode"]; ring: 0 | 3; code: string; switchTo?: Item["mode"]; values?: { at: number; size: 4 | 8 }[] }[];
+  maxSteps: number;
+}
+
+export interface Report {
+  format: typeof REPORT_FORMAT;
+  tool: { name: "hvdiff"; version: string };
+  kind: "divergence" | "crash";
+  signature: string;
+  pair: { a: Configuration; b: Configuration };
+  generator: { name: string; seed: string };
+  count: number;
+  seeds: string[];
+  compare: { prefixed: boolean; scratch: { addr: string; len: number }[] };
+  original: { case: Record<string, unknown>; program: ProgramJson; size: { items: number; bytes: number } };
+  minimized: { case: Record<string, unknown>; program: ProgramJson; size: { items: number; bytes: number }; tries: number };
+  diffs?: Difference[];
+  first?: FirstDivergence & { item?: { index: number; kind: string } };
+  crash?: NonNullable<Finding["crash"]>;
+  replay: string;
+}
+
+export class ReportError extends Error {}
+
+const validate = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile(REPORT_SCHEMA);
+
+/** Throws ReportError naming `where`, the place and the problem. */
+export function checkReport(v: unknown, where: string): Report {
+  if (!validate(v)) {
+    const e = validate.errors![0]!;
+    const at = e.instancePath === "" ? "" : `${e.instancePath.slice(1).replace(/\//g, ".")}: `;
+    const extra = e.keyword === "additionalProperties" ? ` '${String((e.params as { additionalProperty: string }).additionalProperty)}'` : "";
+    throw new ReportError(`${where}: ${at}${e.message ?? e.keyword}${extra}`);
+  }
+  return v as unknown as Report;
+}
+
+export function readReport(file: string): Report {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ReportError(`${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ReportError(`${file}: invalid JSON: ${(e as Error).message}`);
+  }
+  return checkReport(v, file);
+}
+
+export function programJson(p: Program): ProgramJson {
+  return {
+    start: p.start,
+    items: p.items.map((it) => {
+      const out: ProgramJson["items"][number] = { kind: it.kind, mode: it.mode, ring: it.ring, code: formatBytes(it.code) };
+      if (it.switchTo !== undefined) out.switchTo = it.switchTo;
+      if (it.values !== undefined) out.values = it.values.map((v) => ({ at: v.at, size: v.size }));
+      return out;
+    }),
+    maxSteps: p.maxSteps,
+  };
+}
+
+export function programFrom(j: ProgramJson, generator: string, seed: string): Program {
+  return {
+    generator,
+    seed,
+    start: j.start,
+    maxSteps: j.maxSteps,
+    items: j.items.map((it) => {
+      const out: Item = { kind: it.kind, mode: it.mode, ring: it.ring, code: parseBytes(it.code) };
+      if (it.switchTo !== undefined) out.switchTo = it.switchTo;
+      if (it.values !== undefined) out.values = it.values;
+      return out;
+    }),
+  };
+}
+
+/** The file a signature's report lives in: its kind and a hash of the signature. */
+export function reportFileName(kind: string, signature: string): string {
+  return `${kind}-${createHash("sha256").update(signature).digest("hex").slice(0, 16)}.json`;
+}
+
+/** A stack trace with this machine's paths made relative to the package. */
+export function portableStack(stack: string): string {
+  return stack.replace(/(file:\/\/)?(\/[^\s():]+)/g, (m, _f: string, path: string) => (path.startsWith(ROOT) ? relative(ROOT, path) : m));
+}
+
+/** Seeds `<run seed>/<index>` in run order: by run seed, then by index as a number. */
+export function compareSeeds(x: string, y: string): number {
+  const i = x.lastIndexOf("/");
+  const j = y.lastIndexOf("/");
+  const px = x.slice(0, i);
+  const py = y.slice(0, j);
+  if (px !== py) return px < py ? -1 : 1;
+  return Number(x.slice(i + 1)) - Number(y.slice(j + 1));
+}
+
+/**
+ * Two reports of one signature: the one from the earlier seed is kept whole, the count
+ * adds up and the seeds are merged. The result does not depend on the order in which
+ * workers, shards or runs found them.
+ */
+export function mergeReports(a: Report, b: Report): Report {
+  const [first, second] = compareSeeds(a.generator.seed, b.generator.seed) <= 0 ? [a, b] : [b, a];
+  const seeds = [...new Set([...first.seeds, ...second.seeds])].sort(compareSeeds).slice(0, MAX_SEEDS);
+  return { ...first, count: first.count + second.count, seeds };
+}
+
+/** Write a report atomically, after checking it against the schema. */
+export function writeReport(dir: string, r: Report): string {
+  const checked = checkReport(JSON.parse(JSON.stringify(r)), "report to write");
+  const file = join(dir, reportFileName(r.kind, r.signature));
+  writeFileAtomic.sync(file, JSON.stringify(checked, null, 2) + "\n");
+  return file;
+}
+
+export function scratchJson(scratch: readonly { addr: number; len: number }[]): Report["compare"]["scratch"] {
+  return scratch.map((s) => ({ addr: hexNumber(s.addr), len: s.len }));
+}

@@ -1,0 +1,126 @@
+// One chunk of a fuzzing run: a contiguous range of case indices for one pair. Every
+// case is generated from its seed (`<run seed>/<index>`), run under A and B, and each
+// finding counted by signature; the first occurrence of a signature not already known
+// from an earlier seed is minimized, located and turned into a report. A chunk's result
+// depends only on its inputs, so chunks can run on any worker, shard or machine.
+
+import seedrandom from "seedrandom";
+import type { Configuration } from "../config/config.js";
+import { generatorFor, type ProgramGenerator } from "../gen/registry.js";
+import { itemAddresses, toCase, toRunnable, type Program } from "../gen/program.js";
+import { minimize } from "../minimize/minimize.js";
+import { PairRunner, type PairOptions } from "./pair.js";
+import { evaluate, findingOf, runBounded, type Finding } from "./finding.js";
+import { compareSeeds, MAX_SEEDS, portableStack, programJson, scratchJson, TOOL_VERSION, type Report } from "../report/report.js";
+import { REPORT_FORMAT } from "../report/schema.js";
+
+export interface ChunkTask {
+  runSeed: string;
+  generator: string;
+  pair: [Configuration, Configuration];
+  /** Case indices [from, to). */
+  from: number;
+  to: number;
+  /** Signatures already reported, with the earliest seed seen: not minimized again for a later seed. */
+  known: Record<string, string>;
+}
+
+export interface ChunkResult {
+  cases: number;
+  /** Errors of the harness itself (a generator bug): the case is skipped and the error kept. */
+  harnessErrors: { seed: string; message: string; stack: string }[];
+  /** Runs that ended in step-limit on either side (not findings, but worth a count). */
+  stepLimits: number;
+  /** Per signature: how many cases, their seeds (smallest first), and a report when this chunk made one. */
+  findings: { signature: string; count: number; seeds: string[]; report?: Report }[];
+}
+
+export function caseSeed(runSeed: string, index: number): string {
+  return `${runSeed}/${index}`;
+}
+
+/** The program of case `seed` (what every run, replay and minimization regenerates). */
+export function programFor(gen: ProgramGenerator, seed: string): Program {
+  return gen.generate(seedrandom(seed), seed);
+}
+
+let runner: PairRunner | null = null;
+
+export function runChunk(task: ChunkTask): ChunkResult {
+  runner ??= new PairRunner();
+  const r = runner;
+  const gen = generatorFor(task.generator);
+  const [A, B] = task.pair;
+  const opts: PairOptions = gen.compare;
+  const bySig = new Map<string, { count: number; seeds: string[]; report?: Report }>();
+  let stepLimits = 0;
+  const harnessErrors: ChunkResult["harnessErrors"] = [];
+  for (let i = task.from; i < task.to; i++) {
+    const seed = caseSeed(task.runSeed, i);
+    let finding: Finding | null;
+    let program: Program;
+    try {
+      program = programFor(gen, seed);
+      const run = runBounded(r, toRunnable(program, seed), A, B, opts);
+      if (run.stepLimited) stepLimits++;
+      finding = findingOf(r, run.c, run.verdict, A, B, opts);
+      if (finding !== null) {
+        let entry = bySig.get(finding.signature);
+        if (entry === undefined) {
+          entry = { count: 0, seeds: [] };
+          bySig.set(finding.signature, entry);
+          const known = task.known[finding.signature];
+          if (known === undefined || compareSeeds(seed, known) < 0) entry.report = buildReport(r, gen, task, program, seed, finding);
+        }
+        entry.count++;
+        if (entry.seeds.length < MAX_SEEDS) entry.seeds.push(seed);
+      }
+    } catch (e) {
+      // A bug of the generator or the harness (the emulator's are crash findings already):
+      // kept and reported, and the run goes on.
+      const message = e instanceof Error ? e.message : String(e);
+      harnessErrors.push({ seed, message, stack: portableStack(e instanceof Error && e.stack !== undefined ? e.stack : message) });
+    }
+  }
+  const findings = [...bySig.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([signature, e]) => (e.report === undefined ? { signature, count: e.count, seeds: e.seeds } : { signature, count: e.count, seeds: e.seeds, report: e.report }));
+  return { cases: task.to - task.from, harnessErrors, stepLimits, findings };
+}
+
+/** Minimize, locate and describe one finding. */
+export function buildReport(r: PairRunner, gen: ProgramGenerator, task: Pick<ChunkTask, "pair">, program: Program, seed: string, f: Finding): Report {
+  const [A, B] = task.pair;
+  const opts = gen.compare;
+  const keeps = (p: Program): boolean => evaluate(r, toRunnable(p, seed), A, B, opts)?.signature === f.signature;
+  const m = minimize(program, keeps);
+  const min = m.program;
+  const minCase = toRunnable(min, seed);
+  const final = evaluate(r, minCase, A, B, opts) ?? f;
+  const report: Report = {
+    format: REPORT_FORMAT,
+    tool: { name: "hvdiff", version: TOOL_VERSION },
+    kind: f.kind,
+    signature: f.signature,
+    pair: { a: A, b: B },
+    generator: { name: gen.name, seed },
+    count: 1,
+    seeds: [seed],
+    compare: { prefixed: opts.prefixed === true, scratch: scratchJson(opts.scratch ?? []) },
+    original: { case: toCase(program, seed), program: programJson(program), size: m.original },
+    minimized: { case: toCase(min, seed), program: programJson(min), size: m.minimized, tries: m.tries },
+    replay: "",
+  };
+  if (final.kind === "divergence") {
+    report.diffs = final.diffs;
+    const first = final.first;
+    if (first !== null) {
+      const at = Number(BigInt.asUintN(64, BigInt(first.rip)));
+      const k = itemAddresses(min.items).findIndex((x) => at >= x.start && at < x.end);
+      report.first = k >= 0 ? { ...first, item: { index: k, kind: min.items[k]!.kind } } : first;
+    }
+  } else if (final.crash !== undefined) {
+    report.crash = { ...final.crash, stack: portableStack(final.crash.stack) };
+  }
+  return report;
+}
