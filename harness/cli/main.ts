@@ -3,9 +3,16 @@
 
 import { Command, CommanderError } from "commander";
 import { CASE_SCHEMA } from "../../src/case/schema.js";
+import { REPORT_SCHEMA } from "../report/schema.js";
+import { TOOL_VERSION } from "../package.js";
 import { execCommand, UsageError } from "./exec.js";
+import { fuzzCommand, type FuzzOptions } from "./fuzz.js";
 
-const VERSION = "0.1.0";
+const VERSION = TOOL_VERSION;
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
 
 function write(s: string): void {
   process.stdout.write(s + "\n");
@@ -42,12 +49,38 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command("fuzz")
+    .description("generate cases, run each under two configurations, report every divergence and crash")
+    .option("--pair <A,B>", "two configurations: preset names or .json files (repeatable; default: every preset pair)", collect)
+    .option("--seed <seed>", "the run's seed; case i has seed <seed>/<i> (default: hvdiff)")
+    .option("--time <duration>", "stop after this long: 30s, 10m, 2h (default: 20s, or until --cases)")
+    .option("--cases <n>", "cases per pair")
+    .option("--jobs <n>", "worker threads (default: all cores)")
+    .option("--out <dir>", "where reports go (default: reports)")
+    .option("--ci", "time-boxed CI run: exit 1 when a finding not in --suppress appears")
+    .option("--suppress <file>", "known signatures that do not fail --ci ({\"suppress\": [{signature, reason}]})")
+    .option("--junit <file>", "also write a JUnit XML summary")
+    .option("--shard <I/N>", "run the I-th of N deterministic slices of the seed space")
+    .option("--resume", "continue the run whose state is in --out")
+    .option("--generator <name>", "the program generator (default: ia32e)")
+    .option("--no-progress", "no progress bar or progress lines")
+    .addHelpText(
+      "after",
+      "\nWith no options: every preset pair for 20 seconds, reports in reports/.\n" +
+        "Exit status: 0 when the run completed (with --ci: and found nothing new), 1 for --ci findings, 2 for a usage error.",
+    )
+    .action(async (opts: FuzzOptions) => {
+      status = await fuzzCommand(opts, { out: write, err: (s) => process.stderr.write(s + "\n"), tty: process.stderr.isTTY === true });
+    });
+
+  program
     .command("schema")
     .description("print a JSON Schema of hvdiff's formats")
-    .argument("<name>", "case")
+    .argument("<name>", "case or report")
     .action((name: string) => {
-      if (name !== "case") throw new UsageError(`unknown schema '${name}' (known: case)`);
-      write(JSON.stringify(CASE_SCHEMA, null, 2));
+      if (name === "case") write(JSON.stringify(CASE_SCHEMA, null, 2));
+      else if (name === "report") write(JSON.stringify(REPORT_SCHEMA, null, 2));
+      else throw new UsageError(`unknown schema '${name}' (known: case, report)`);
     });
 
   try {

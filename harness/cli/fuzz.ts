@@ -1,0 +1,287 @@
+// `hvdiff fuzz`: generate cases, run each under the pairs of configurations, and write
+// one report per signature. Work goes out in chunks of consecutive seeds (the unit a
+// worker runs, a shard takes and a resumed run skips); the reports and the run's state
+// file are written atomically after each chunk, so a run killed at any moment leaves
+// only complete reports and `--resume` continues it.
+
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import writeFileAtomic from "write-file-atomic";
+import cliProgress from "cli-progress";
+import { Piscina } from "piscina";
+import { ConfigError, DEFAULT_PAIRS, parsePair, PRESETS, type Configuration } from "../config/config.js";
+import { DEFAULT_GENERATOR, generatorFor } from "../gen/registry.js";
+import { runChunk, type ChunkResult, type ChunkTask } from "../run/chunk.js";
+import { compareSeeds, MAX_SEEDS, mergeReports, readReport, reportFileName, ReportError, writeReport, type Report } from "../report/report.js";
+import { isSuppressed, readSuppressions, SuppressionError, type Suppression } from "../report/suppress.js";
+import { junitXml } from "../report/junit.js";
+import { UsageError } from "./exec.js";
+import { parseCount, parseDuration, parseShard } from "./options.js";
+import { readState, RUN_STATE_FILE, type RunState } from "../run/state.js";
+
+/** Cases per chunk. */
+export const CHUNK = 200;
+/** The built-in default: every preset pair for this long. */
+export const DEFAULT_SECONDS = 20;
+
+export interface FuzzOptions {
+  pair?: string[];
+  seed?: string;
+  time?: string;
+  cases?: string;
+  jobs?: string;
+  out?: string;
+  ci?: boolean;
+  suppress?: string;
+  junit?: string;
+  shard?: string;
+  resume?: boolean;
+  generator?: string;
+  progress?: boolean;
+}
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Standard error is a terminal: show a progress bar. */
+  tty: boolean;
+}
+
+interface Entry {
+  report: Report;
+  file: string;
+}
+
+export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
+  const start = Date.now();
+  const outDir = opts.out ?? "reports";
+  const generator = opts.generator ?? DEFAULT_GENERATOR;
+  try {
+    generatorFor(generator);
+  } catch (e) {
+    throw new UsageError(`--generator: ${(e as Error).message}`);
+  }
+  let pairs: [Configuration, Configuration][];
+  try {
+    pairs = opts.pair === undefined || opts.pair.length === 0 ? DEFAULT_PAIRS.map(([a, b]) => [PRESETS[a]!, PRESETS[b]!]) : opts.pair.map(parsePair);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  const seed = opts.seed ?? "hvdiff";
+  if (seed.includes("/")) throw new UsageError(`--seed '${seed}': may not contain '/'`);
+  const cases = opts.cases === undefined ? null : parseCount("--cases", opts.cases);
+  const seconds = opts.time !== undefined ? parseDuration("--time", opts.time) : cases === null ? DEFAULT_SECONDS : Infinity;
+  const jobs = opts.jobs === undefined ? availableParallelism() : parseCount("--jobs", opts.jobs);
+  const shard = opts.shard === undefined ? { index: 0, count: 1 } : parseShard(opts.shard);
+  let suppressions: Suppression[] = [];
+  if (opts.suppress !== undefined) {
+    try {
+      suppressions = readSuppressions(opts.suppress);
+    } catch (e) {
+      if (e instanceof SuppressionError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+
+  mkdirSync(outDir, { recursive: true });
+  const pairNames = pairs.map(([a, b]) => `${a.name}/${b.name}`);
+  const runOptions: RunState["options"] = { seed, generator, pairs: pairs.map(([a, b]) => [a, b]), cases, shard };
+  const statePath = join(outDir, RUN_STATE_FILE);
+  let state: RunState;
+  const agg = new Map<string, Entry>();
+  if (opts.resume === true) {
+    if (!existsSync(statePath)) throw new UsageError(`--resume: ${statePath}: no run to resume`);
+    try {
+      state = readState(statePath);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (JSON.stringify(state.options) !== JSON.stringify(runOptions)) {
+      throw new UsageError(`--resume: ${statePath} is a run with other options (seed, pairs, generator, --cases, --shard): give the same ones`);
+    }
+    restoreReports(outDir, state, agg);
+  } else {
+    state = { format: "hvdiff-run/1", options: runOptions, done: pairs.map(() => []), cases: pairs.map(() => 0), signatures: {} };
+  }
+
+  // The chunks, in seed order, pair by pair: chunk k of each pair, then k + 1.
+  const done = state.done.map((d) => new Set(d));
+  const chunksPerPair = cases === null ? Infinity : Math.ceil(cases / CHUNK);
+  function* tasks(): Generator<{ pair: number; k: number; task: Omit<ChunkTask, "known"> }> {
+    for (let k = shard.index; k < chunksPerPair; k += shard.count) {
+      for (let p = 0; p < pairs.length; p++) {
+        if (done[p]!.has(k)) continue;
+        const from = k * CHUNK;
+        const to = cases === null ? from + CHUNK : Math.min(cases, from + CHUNK);
+        yield { pair: p, k, task: { runSeed: seed, generator, pair: pairs[p]!, from, to } };
+      }
+    }
+  }
+  const plannedCases = cases === null ? null : pairs.length * countShardCases(cases, shard);
+
+  const known = (): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [sig, e] of agg) out[sig] = e.report.generator.seed;
+    return out;
+  };
+  let casesRun = state.cases.reduce((a, b) => a + b, 0);
+  const casesAtStart = casesRun;
+  let stepLimits = 0;
+  const harnessErrors: ChunkResult["harnessErrors"] = [];
+
+  const accept = (p: number, k: number, r: ChunkResult): void => {
+    const changed = new Set<string>();
+    for (const f of r.findings) {
+      const e = agg.get(f.signature);
+      if (f.report !== undefined) {
+        const candidate: Report = { ...f.report, count: f.count, seeds: f.seeds };
+        const merged = e === undefined ? candidate : mergeReports(e.report, candidate);
+        agg.set(f.signature, { report: merged, file: reportFileName(merged.kind, merged.signature) });
+      } else if (e !== undefined) {
+        const seeds = [...new Set([...e.report.seeds, ...f.seeds])].sort(compareSeeds).slice(0, MAX_SEEDS);
+        e.report = { ...e.report, count: e.report.count + f.count, seeds };
+      } else {
+        continue; // cannot happen: a chunk skips the report only for a known signature
+      }
+      changed.add(f.signature);
+    }
+    for (const sig of changed) {
+      const e = agg.get(sig)!;
+      e.report.replay = `npx hvdiff replay ${join(outDir, e.file)}`;
+      writeReport(outDir, e.report);
+    }
+    done[p]!.add(k);
+    state.done[p] = [...done[p]!].sort((a, b) => a - b);
+    state.cases[p]! += r.cases;
+    for (const [sig, e] of agg) state.signatures[sig] = { count: e.report.count, seeds: e.report.seeds, file: e.file };
+    writeFileAtomic.sync(statePath, JSON.stringify(state, null, 1) + "\n");
+    casesRun += r.cases;
+    stepLimits += r.stepLimits;
+    harnessErrors.push(...r.harnessErrors);
+  };
+
+  // Progress: a bar on a terminal, a line every few seconds otherwise.
+  const showProgress = opts.progress !== false;
+  const bar = showProgress && io.tty
+    ? new cliProgress.SingleBar(
+        { format: "{bar} {value}/{total} cases | {rate} cases/s | {findings} findings, {sigs} signatures | {left} left", hideCursor: true, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  const total = plannedCases ?? Math.max(1, Math.round(seconds * 1000));
+  const status = () => {
+    const elapsed = (Date.now() - start) / 1000;
+    const rate = (casesRun - casesAtStart) / Math.max(elapsed, 0.001);
+    const findings = [...agg.values()].reduce((a, e) => a + e.report.count, 0);
+    const left = plannedCases !== null ? `${Math.max(0, (plannedCases - casesRun) / Math.max(rate, 1)).toFixed(0)}s` : `${Math.max(0, seconds - elapsed).toFixed(0)}s`;
+    return { rate: rate.toFixed(0), findings, sigs: agg.size, left, elapsed };
+  };
+  bar?.start(plannedCases ?? total, casesRun, { rate: "0", findings: 0, sigs: 0, left: "" });
+  let lastLine = Date.now();
+  const tick = () => {
+    const s = status();
+    if (bar !== null) bar.update(plannedCases !== null ? casesRun : Math.min(total, Math.round(s.elapsed * 1000)), s);
+    else if (showProgress && Date.now() - lastLine >= 5000) {
+      lastLine = Date.now();
+      io.err(`hvdiff fuzz: ${casesRun} cases, ${s.rate} cases/s, ${s.findings} findings, ${s.sigs} signatures, ${s.left} left`);
+    }
+  };
+
+  let stopping = false;
+  const onSigint = () => {
+    stopping = true;
+  };
+  process.on("SIGINT", onSigint);
+  const timeUp = () => stopping || (Date.now() - start) / 1000 >= seconds;
+
+  try {
+    const it = tasks();
+    if (jobs === 1) {
+      for (const t of it) {
+        if (timeUp()) break;
+        accept(t.pair, t.k, runChunk({ ...t.task, known: known() }));
+        tick();
+        await new Promise((r) => setImmediate(r));
+      }
+    } else {
+      const pool = new Piscina({ filename: fileURLToPath(new URL("../run/worker.js", import.meta.url)), maxThreads: jobs, minThreads: jobs });
+      try {
+        const inFlight = new Set<Promise<void>>();
+        for (const t of it) {
+          if (timeUp()) break;
+          const p: Promise<void> = (pool.run({ ...t.task, known: known() }) as Promise<ChunkResult>).then((r) => {
+            accept(t.pair, t.k, r);
+            tick();
+          });
+          const tracked = p.finally(() => inFlight.delete(tracked));
+          inFlight.add(tracked);
+          if (inFlight.size >= jobs) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
+      } finally {
+        await pool.destroy();
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+    tick();
+    bar?.stop();
+  }
+
+  // Summary.
+  const elapsed = (Date.now() - start) / 1000;
+  const entries = [...agg.values()].sort((x, y) => y.report.count - x.report.count || (x.report.signature < y.report.signature ? -1 : 1));
+  let open = 0;
+  io.out(`hvdiff fuzz: ${casesRun - casesAtStart} cases in ${elapsed.toFixed(1)} s (${((casesRun - casesAtStart) / Math.max(elapsed, 0.001)).toFixed(0)} cases/s, ${jobs} job${jobs === 1 ? "" : "s"}), ${pairs.length} pair(s): ${pairNames.join(", ")}`);
+  io.out(`  ${entries.length} signature(s) in ${outDir}/; ${stepLimits} case(s) ran out of steps`);
+  const junit: Parameters<typeof junitXml>[1] = [];
+  for (const e of entries) {
+    const sup = isSuppressed(e.report.signature, suppressions);
+    if (sup === null) open++;
+    const pairName = `${e.report.pair.a.name}/${e.report.pair.b.name}`;
+    junit.push({ pair: pairName, signature: e.report.signature, count: e.report.count, file: join(outDir, e.file), suppressed: sup?.reason ?? null });
+    io.out(`  ${String(e.report.count).padStart(7)}  ${e.report.signature}${sup !== null ? "  (suppressed)" : ""}\n           ${join(outDir, e.file)}`);
+  }
+  for (const h of harnessErrors.slice(0, 10)) io.err(`hvdiff fuzz: harness error at seed ${h.seed}: ${h.message}`);
+  if (opts.junit !== undefined) {
+    writeFileAtomic.sync(opts.junit, junitXml(pairNames.map((name, p) => ({ name, cases: state.cases[p]! })), junit, elapsed));
+  }
+  if (opts.ci === true && (open > 0 || harnessErrors.length > 0)) {
+    io.out(`hvdiff fuzz --ci: ${open} finding signature(s) not in the suppressions${harnessErrors.length > 0 ? `, ${harnessErrors.length} harness error(s)` : ""}`);
+    return 1;
+  }
+  return 0;
+}
+
+/** Cases of `cases` that shard `s` runs (whole chunks k with k mod N = I). */
+function countShardCases(cases: number, s: { index: number; count: number }): number {
+  let n = 0;
+  for (let k = s.index; k * CHUNK < cases; k += s.count) n += Math.min(CHUNK, cases - k * CHUNK);
+  return n;
+}
+
+/**
+ * Resuming: the reports the state counts, with its counts and seeds (a report written
+ * after the state's last update belongs to a chunk that will run again: removed).
+ */
+function restoreReports(outDir: string, state: RunState, agg: Map<string, Entry>): void {
+  const files = new Set(Object.values(state.signatures).map((s) => s.file));
+  for (const name of readdirSync(outDir)) {
+    if (/^(divergence|crash)-[0-9a-f]{16}\.json$/.test(name) && !files.has(name)) rmSync(join(outDir, name));
+  }
+  for (const [sig, s] of Object.entries(state.signatures)) {
+    let r: Report;
+    try {
+      r = readReport(join(outDir, s.file));
+    } catch (e) {
+      if (e instanceof ReportError) throw new UsageError(`--resume: ${e.message}`);
+      throw e;
+    }
+    r = { ...r, count: s.count, seeds: s.seeds };
+    writeReport(outDir, r);
+    agg.set(sig, { report: r, file: s.file });
+  }
+}
