@@ -30,6 +30,49 @@ export const PRESETS: Readonly<Record<string, Configuration>> = {
   },
 };
 
+export interface Knob {
+  name: string;
+  values: readonly (string | boolean)[];
+  /** What the knob stands for in the real world. */
+  models: string;
+  /** Each behaviour that depends on it, with where the rule comes from. */
+  decides: readonly string[];
+}
+
+/** Every knob a configuration sets (`hvdiff knobs`). The hypervisor issues add theirs. */
+export const KNOBS: readonly Knob[] = [
+  {
+    name: "cpu.vendor",
+    values: ["intel", "amd"],
+    models: "whose definition applies where the Intel SDM and the AMD APM differ",
+    decides: [
+      "SYSCALL outside 64-bit mode: #UD on Intel; AMD enters through CSTAR (compatibility mode) or STAR[31:0] (SDM Vol. 2B SYSCALL; Xen x86_emulate.c syscall case)",
+      "SYSRET to a non-canonical RCX: #GP(0) at CPL 0 on Intel; AMD returns and faults at CPL 3 (SDM Vol. 2B SYSRET; XSA-7)",
+      "SYSENTER/SYSEXIT in IA-32e mode: Intel only; #UD on AMD (APM Vol. 3 SYSENTER)",
+      "CMPXCHG with a register destination that does not match: Intel writes it back, AMD does not",
+      "PUSH of a segment register with a 32-bit operand: Intel writes 16 bits, AMD zero-extends",
+      "CPUID's vendor and leaves (src/cpu/cpuid.ts)",
+    ],
+  },
+  {
+    name: "cpu.fred",
+    values: [false, true],
+    models: "CPUID.(7,1):EAX[17] (FRED) and [18] (LKGS): a guest may set CR4.FRED (bit 32)",
+    decides: [
+      "events through the FRED entry points and stack levels instead of the IDT, once the guest sets CR4.FRED (fred-syscall-pv.md 2.3)",
+      "SYSCALL and SYSENTER as FRED events: RCX and R11 unchanged, LSTAR/CSTAR/FMASK not used (fred-syscall-pv.md 2.4)",
+      "SYSRET, SYSEXIT and SWAPGS: #UD under CR4.FRED; LKGS, ERETS and ERETU: #UD without it (fred-syscall-pv.md 1.3, 2.5, 2.6)",
+      "the FRED MSRs (IA32_FRED_CONFIG, RSP0-3, STKLVLS, SSP1-3): #GP without FRED",
+    ],
+  },
+  {
+    name: "cpu.plant",
+    values: ["cmc-af"],
+    models: "test only: a deliberate bug the harness must find (CMC also complements AF)",
+    decides: ["CMC"],
+  },
+];
+
 /** What `hvdiff fuzz` runs with no --pair: each pair one of the debates turns on. */
 export const DEFAULT_PAIRS: readonly (readonly [string, string])[] = [
   ["intel", "amd"],

@@ -5,6 +5,26 @@
 // out, so the result replays like any other.
 
 import { layout, type Item, type Program } from "../gen/program.js";
+import { disassemble } from "../disasm.js";
+
+/** [offset, length] of each instruction of `code` (for a code size of 4 or 8 bytes). */
+function instructions(code: Uint8Array, codeSize: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = 0; at < code.length; ) {
+    const d = disassemble(code.subarray(at), codeSize, at);
+    if (d.length === 0) break;
+    out.push([at, d.length]);
+    at += d.length;
+  }
+  return out;
+}
+
+/** The values of an item after bytes [at, at + len) are NOP-ed (shift 0) or removed (shift len). */
+function dropValues(values: Item["values"], at: number, len: number, shift: number): Item["values"] {
+  if (values === undefined) return undefined;
+  const out = values.filter((v) => v.at + v.size <= at || v.at >= at + len).map((v) => (v.at >= at + len ? { at: v.at - shift, size: v.size } : v));
+  return out.length > 0 ? out : undefined;
+}
 
 export interface MinimizeResult {
   program: Program;
@@ -30,19 +50,26 @@ export function minimize(p: Program, keeps: (candidate: Program) => boolean, bud
     return keeps({ ...p, items });
   };
 
-  // ddmin: try removing chunks of decreasing size.
+  // ddmin: at granularity n, try each chunk alone, then each complement.
   let items = p.items.slice();
   let n = 2;
   while (items.length >= 2 && tries < budget) {
     const chunk = Math.ceil(items.length / n);
     let reduced = false;
-    for (let start = 0; start < items.length; start += chunk) {
+    for (let start = 0; start < items.length && !reduced; start += chunk) {
+      const subset = items.slice(start, start + chunk);
+      if (subset.length < items.length && test(subset)) {
+        items = subset;
+        n = 2;
+        reduced = true;
+      }
+    }
+    for (let start = 0; start < items.length && !reduced; start += chunk) {
       const complement = [...items.slice(0, start), ...items.slice(start + chunk)];
       if (complement.length > 0 && test(complement)) {
         items = complement;
         n = Math.max(n - 1, 2);
         reduced = true;
-        break;
       }
     }
     if (!reduced) {
@@ -54,6 +81,34 @@ export function minimize(p: Program, keeps: (candidate: Program) => boolean, bud
   for (let k = items.length - 1; k >= 0 && items.length > 1 && tries < budget; k--) {
     const without = [...items.slice(0, k), ...items.slice(k + 1)];
     if (test(without)) items = without;
+  }
+
+  // Instructions within items: each replaced by NOPs of its length (offsets and branches
+  // stay valid), then the NOPs taken out where that still keeps the finding.
+  for (let k = 0; k < items.length && tries < budget; k++) {
+    const bits = items[k]!.mode === "long64" ? 8 : 4;
+    const bounds = instructions(items[k]!.code, bits);
+    const nopped: [number, number][] = [];
+    for (let j = bounds.length - 1; j >= 0 && tries < budget; j--) {
+      const [at, len] = bounds[j]!;
+      const it = items[k]!;
+      if (it.code.subarray(at, at + len).every((b) => b === 0x90)) continue;
+      const code = it.code.slice();
+      code.fill(0x90, at, at + len);
+      const candidate = [...items.slice(0, k), { ...it, code, values: dropValues(it.values, at, len, 0) }, ...items.slice(k + 1)];
+      if (test(candidate)) {
+        items = candidate;
+        nopped.push([at, len]);
+      }
+    }
+    if (nopped.length > 0 && tries < budget) {
+      const it = items[k]!;
+      const keep = it.code.filter((_, o) => !nopped.some(([at, len]) => o >= at && o < at + len));
+      let values = it.values;
+      for (const [at, len] of [...nopped].sort((x, y) => y[0] - x[0])) values = dropValues(values, at, len, len);
+      const candidate = [...items.slice(0, k), { ...it, code: Uint8Array.from(keep), values }, ...items.slice(k + 1)];
+      if (test(candidate)) items = candidate;
+    }
   }
 
   // Values towards 0, one at a time.

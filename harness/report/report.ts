@@ -11,7 +11,7 @@ import { Ajv } from "ajv";
 import { REPORT_FORMAT, REPORT_SCHEMA } from "./schema.js";
 import type { Configuration } from "../config/config.js";
 import type { Difference } from "../../src/case/diff.js";
-import type { FirstDivergence } from "../run/pair.js";
+import type { DecisionOut, FirstDivergence } from "../run/pair.js";
 import type { Finding } from "../run/finding.js";
 import type { Item, Program } from "../gen/program.js";
 import { formatBytes, hexNumber, parseBytes } from "../../src/case/hex.js";
@@ -44,6 +44,8 @@ export interface Report {
   diffs?: Difference[];
   first?: FirstDivergence & { item?: { index: number; kind: string } };
   crash?: NonNullable<Finding["crash"]>;
+  /** The configuration-dependent decisions each side made that the other did not (why they differ). */
+  decisions?: { a: DecisionOut[]; b: DecisionOut[] };
   replay: string;
 }
 
@@ -137,12 +139,17 @@ export function mergeReports(a: Report, b: Report): Report {
   return { ...first, count: first.count + second.count, seeds };
 }
 
-/** Write a report atomically, after checking it against the schema. */
+/** Write a report atomically into `dir` under its signature's name, after checking it against the schema. */
 export function writeReport(dir: string, r: Report): string {
-  const checked = checkReport(JSON.parse(JSON.stringify(r)), "report to write");
   const file = join(dir, reportFileName(r.kind, r.signature));
-  writeFileAtomic.sync(file, JSON.stringify(checked, null, 2) + "\n");
+  writeReportFile(file, r);
   return file;
+}
+
+/** Write a report atomically to `file`, after checking it against the schema. */
+export function writeReportFile(file: string, r: Report): void {
+  const checked = checkReport(JSON.parse(JSON.stringify(r)), "report to write");
+  writeFileAtomic.sync(file, JSON.stringify(checked, null, 2) + "\n");
 }
 
 export function scratchJson(scratch: readonly { addr: number; len: number }[]): Report["compare"]["scratch"] {

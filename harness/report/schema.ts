@@ -30,6 +30,13 @@ const difference = {
   properties: { path: { type: "string" }, a: { type: "string" }, b: { type: "string" } },
 } as const;
 
+const decision = {
+  type: "object",
+  required: ["step", "rip", "rule", "choice"],
+  additionalProperties: false,
+  properties: { step: { type: "integer", minimum: 0 }, rip: hex, rule: { type: "string" }, choice: { type: "string" } },
+} as const;
+
 const item = {
   type: "object",
   required: ["kind", "mode", "ring", "code"],
@@ -150,6 +157,12 @@ export const REPORT_SCHEMA = {
         message: { type: "string" },
         stack: { type: "string" },
       },
+    },
+    decisions: {
+      type: "object",
+      required: ["a", "b"],
+      additionalProperties: false,
+      properties: { a: { type: "array", items: decision }, b: { type: "array", items: decision } },
     },
     replay: { type: "string" },
   },

@@ -111,6 +111,8 @@ export function buildReport(r: PairRunner, gen: ProgramGenerator, task: Pick<Chu
     minimized: { case: toCase(min, seed), program: programJson(min), size: m.minimized, tries: m.tries },
     replay: "",
   };
+  const decisions = r.decisions(minCase, A, B, opts);
+  if (decisions.a.length > 0 || decisions.b.length > 0) report.decisions = decisions;
   if (final.kind === "divergence") {
     report.diffs = final.diffs;
     const first = final.first;

@@ -14,13 +14,21 @@ import { CaseRunner, prefixKey } from "../../src/case/run.js";
 import { project, type CaseResult } from "../../src/case/result.js";
 import { diffPages, diffResults, pagesWritten, type Difference } from "../../src/case/diff.js";
 import type { Machine } from "../../src/case/machine.js";
-import type { Exit } from "../../src/cpu/cpu.js";
+import type { Decision, Exit } from "../../src/cpu/cpu.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { CS } from "../../src/cpu/state.js";
 import type { Configuration } from "../config/config.js";
 import { disassemble } from "../disasm.js";
 
 export type Side = "a" | "b";
+
+/** A decision as reports show it. */
+export interface DecisionOut {
+  step: number;
+  rip: string;
+  rule: string;
+  choice: string;
+}
 
 export interface PairOptions {
   /** The case's prefix (up to its first arrival at `base`) does not depend on its code: a generator's kit. */
@@ -127,6 +135,40 @@ export class PairRunner {
     diffs.push(...diffPages(ma.machine.mem, mb.machine.mem, pages));
     const kept = this.filter(diffs, baseline, opts);
     return kept.length === 0 ? { kind: "same", a, b } : { kind: "divergence", a, b, diffs: kept };
+  }
+
+  /**
+   * The decisions the configurations made (Cpu.decide) on each side, keeping those the
+   * other side did not make at the same instruction: why the two differ.
+   */
+  decisions(c: Case, A: Configuration, B: Configuration, opts: PairOptions = {}, max = 12): Record<Side, DecisionOut[]> {
+    const logs: Record<Side, Decision[]> = { a: [], b: [] };
+    for (const [side, cfg] of [["a", A], ["b", B]] as const) {
+      const r = this.runners[side];
+      const cc = withConfiguration(c, cfg);
+      const m = (opts.prefixed === true ? r.preparePrefixed(cc) : null) ?? r.prepare(cc);
+      m.cpu.decisions = logs[side];
+      try {
+        m.cpu.run();
+      } catch {
+        // a crash: the decisions so far
+      } finally {
+        m.cpu.decisions = null;
+      }
+    }
+    const key = (d: Decision) => `${d.rip}|${d.rule}|${d.choice}`;
+    const only = (mine: Decision[], theirs: Decision[]): DecisionOut[] => {
+      const left = new Map<string, number>();
+      for (const d of theirs) left.set(key(d), (left.get(key(d)) ?? 0) + 1);
+      const out: DecisionOut[] = [];
+      for (const d of mine) {
+        const n = left.get(key(d)) ?? 0;
+        if (n > 0) left.set(key(d), n - 1);
+        else if (out.length < max) out.push({ step: d.step, rip: hexNumber(d.rip), rule: d.rule, choice: d.choice });
+      }
+      return out;
+    };
+    return { a: only(logs.a, logs.b), b: only(logs.b, logs.a) };
   }
 
   /**

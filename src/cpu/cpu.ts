@@ -43,6 +43,14 @@ export interface HypervisorHooks {
   hypercallInstruction(cpu: Cpu, insn: "vmcall" | "vmmcall"): void;
 }
 
+/** A decision the configuration made: at which step and instruction, which rule, what it chose and why. */
+export interface Decision {
+  step: number;
+  rip: number;
+  rule: string;
+  choice: string;
+}
+
 /** The processor state a snapshot keeps. */
 export class CpuSnapshot extends CpuState {
   readonly msr = new MsrStore();
@@ -102,6 +110,17 @@ export class Cpu extends CpuState implements MmuHost {
   /** RIP of the first byte of the current fetch page, or NaN; and that page's cache. */
   private fetchBase = NaN;
   private fetchPage: CodePage = new CodePage();
+  /**
+   * Where the CPU model's configuration (vendor, FRED) decided an outcome, in order; null
+   * (the default) records nothing. The differential runner turns it on to explain a finding.
+   */
+  decisions: Decision[] | null = null;
+
+  /** Record a configuration-dependent decision (a no-op unless `decisions` is on). */
+  decide(rule: string, choice: string): void {
+    if (this.decisions !== null) this.decisions.push({ step: this.steps, rip: this.insnRip, rule, choice });
+  }
+
   /** Instructions decoded (decode-cache misses), for the benchmark's hit rate. */
   decodes = 0;
   /** Page-table walks (TLB misses with paging on), for the benchmark. */

@@ -161,11 +161,13 @@ function deliverOnce(cpu: Cpu, ev: Event): void {
   const s = save(cpu);
   try {
     if ((cpu.efer & EFER_LMA) !== 0 && (cpu.cr4Hi & CR4HI_FRED) !== 0) {
+      cpu.decide("event delivery", `vector ${ev.vector} through FRED because CR4.FRED = 1`);
       fredDeliver(cpu, ev, fredType(ev));
     } else if (!isProtected(cpu)) {
       if ((cpu.flagsOther & VM) !== 0) cpu.stopUnsupported("an event in virtual-8086 mode");
       deliverReal(cpu, ev);
     } else if ((cpu.efer & EFER_LMA) !== 0) {
+      cpu.decide("event delivery", `vector ${ev.vector} through the 64-bit IDT`);
       deliverLong(cpu, ev);
     } else {
       deliverProtected(cpu, ev);

@@ -36,11 +36,18 @@ export const syscall: Handler = (cpu, i) => {
   if ((cpu.efer & EFER_SCE) === 0) throw new CpuFault(UD);
   if (fredEnabled(cpu)) {
     // Under FRED SYSCALL reaches the OS from compatibility mode too (spec 2.4).
+    cpu.decide("SYSCALL", "a FRED event (type 7, vector 1) because CR4.FRED = 1: RCX and R11 unchanged, LSTAR/CSTAR/FMASK unused");
     fredSystemCall(cpu, FRED_SYSCALL, i.len);
     return;
   }
   // Intel: #UD outside 64-bit mode; AMD allows compatibility and legacy mode.
-  if (intel && cpu.codeSize !== 8) throw new CpuFault(UD);
+  if (intel && cpu.codeSize !== 8) {
+    cpu.decide("SYSCALL", "#UD because the vendor is Intel and the code is not 64-bit");
+    throw new CpuFault(UD);
+  }
+  cpu.decide("SYSCALL", long
+    ? `legacy: RCX = next RIP, R11 = RFLAGS, RFLAGS &= ~FMASK, to ${cpu.codeSize === 8 ? "LSTAR" : "CSTAR (AMD, from compatibility mode)"}`
+    : "legacy mode (AMD): ECX = next EIP, to STAR[31:0]");
   if (!isProtected(cpu)) throw new CpuFault(UD);
   const star = cpu.msr.get(MSR_STAR);
   const sel = (star.hi & 0xffff) & ~3;
@@ -70,8 +77,15 @@ export const syscall: Handler = (cpu, i) => {
 /** SYSRET / SYSRETQ (0F 07). */
 export const sysret: Handler = (cpu, i) => {
   const intel = cpu.model.vendor === "intel";
-  if ((cpu.efer & EFER_SCE) === 0 || fredEnabled(cpu)) throw new CpuFault(UD);
-  if (intel && cpu.codeSize !== 8) throw new CpuFault(UD);
+  if ((cpu.efer & EFER_SCE) === 0) throw new CpuFault(UD);
+  if (fredEnabled(cpu)) {
+    cpu.decide("SYSRET", "#UD because CR4.FRED = 1");
+    throw new CpuFault(UD);
+  }
+  if (intel && cpu.codeSize !== 8) {
+    cpu.decide("SYSRET", "#UD because the vendor is Intel and the code is not 64-bit");
+    throw new CpuFault(UD);
+  }
   if (!isProtected(cpu) || cpu.cpl !== 0) throw new CpuFault(GP, 0);
   const long = (cpu.efer & EFER_LMA) !== 0;
   const base = (cpu.msr.get(MSR_STAR).hi >>> 16) & 0xffff;
@@ -81,7 +95,13 @@ export const sysret: Handler = (cpu, i) => {
     rip = cpu.hi[RCX]! * TWO32 + (cpu.lo[RCX]! >>> 0);
     // Intel faults on a non-canonical RCX while still at CPL 0 (XSA-7); AMD goes on and
     // faults at the next fetch, at CPL 3.
-    if (intel && !canonical(rip)) throw new CpuFault(GP, 0);
+    if (!canonical(rip)) {
+      if (intel) {
+        cpu.decide("SYSRET", "#GP(0) at CPL 0 because the vendor is Intel and RCX is not canonical");
+        throw new CpuFault(GP, 0);
+      }
+      cpu.decide("SYSRET", "returns to CPL 3 at a non-canonical RIP because the vendor is AMD (the fetch faults there)");
+    }
   } else {
     rip = cpu.lo[RCX]! >>> 0;
   }
@@ -104,11 +124,16 @@ export const sysret: Handler = (cpu, i) => {
 export const sysenter: Handler = (cpu, i) => {
   const long = (cpu.efer & EFER_LMA) !== 0;
   if (fredEnabled(cpu)) {
+    cpu.decide("SYSENTER", "a FRED event (type 7, vector 2) because CR4.FRED = 1");
     fredSystemCall(cpu, FRED_SYSENTER, i.len);
     return;
   }
   // AMD does not support SYSENTER in long mode.
-  if (long && cpu.model.vendor === "amd") throw new CpuFault(UD);
+  if (long && cpu.model.vendor === "amd") {
+    cpu.decide("SYSENTER", "#UD because the vendor is AMD and the CPU is in long mode");
+    throw new CpuFault(UD);
+  }
+  cpu.decide("SYSENTER", "legacy: CS, RIP and RSP from the IA32_SYSENTER MSRs");
   const cs = cpu.msr.get(MSR_IA32_SYSENTER_CS).lo & 0xffff;
   if (!isProtected(cpu) || (cs & 0xfffc) === 0) throw new CpuFault(GP, 0);
   const eip = cpu.msr.get(MSR_IA32_SYSENTER_EIP);

@@ -321,7 +321,11 @@ export const verrVerw: Handler = (cpu, i) => {
 
 /** SWAPGS: 64-bit mode, CPL 0; #UD under FRED (spec section 1.3). */
 export const swapgs: Handler = (cpu) => {
-  if (cpu.codeSize !== 8 || fredEnabled(cpu)) throw new CpuFault(UD);
+  if (cpu.codeSize !== 8) throw new CpuFault(UD);
+  if (fredEnabled(cpu)) {
+    cpu.decide("SWAPGS", "#UD because CR4.FRED = 1");
+    throw new CpuFault(UD);
+  }
   requireCpl0(cpu);
   swapGs(cpu);
 };
@@ -384,7 +388,11 @@ export const eretuInsn: Handler = (cpu) => eretu(cpu);
  * IA32_KERNEL_GS_BASE (64-bit mode, CPL 0, with the feature).
  */
 export const lkgs: Handler = (cpu, i) => {
-  if (!cpu.features.fred || cpu.codeSize !== 8 || cpu.cpl !== 0) throw new CpuFault(UD);
+  if (!cpu.features.fred) {
+    cpu.decide("LKGS", "#UD because the CPU has no FRED/LKGS");
+    throw new CpuFault(UD);
+  }
+  if (cpu.codeSize !== 8 || cpu.cpl !== 0) throw new CpuFault(UD);
   const sel = readE(cpu, i, 2) & 0xffff;
   const keepLo = cpu.segBaseLo[GS]!;
   const keepHi = cpu.segBaseHi[GS]!;

@@ -59,6 +59,7 @@ export const cmpxchg: Handler = (cpu, i) => {
   if (equal) {
     writeBackE(cpu, i, size, cpu.getReg(size, i.reg), cpu.hi[i.reg]!);
   } else {
+    if (i.mod === 3) cpu.decide("CMPXCHG", cpu.model.vendor === "intel" ? "writes the register destination back on a mismatch (Intel)" : "leaves the register destination alone on a mismatch (AMD)");
     if (i.mod !== 3 || cpu.model.vendor === "intel") writeBackE(cpu, i, size, d, dHi);
     cpu.setReg(size, 0, d, dHi);
   }
