@@ -63,7 +63,7 @@ export function diffPages(a: GuestMemory, b: GuestMemory, ppns: Iterable<number>
   for (const ppn of ppns) {
     const pa = a.pages[ppn]!;
     const pb = b.pages[ppn]!;
-    if (pa === pb) continue;
+    if (pa === pb || samePage(pa, pb)) continue;
     for (let o = 0; o < 4096; o += 8) {
       let same = true;
       for (let k = 0; k < 8; k++) {
@@ -78,6 +78,14 @@ export function diffPages(a: GuestMemory, b: GuestMemory, ppns: Iterable<number>
     }
   }
   return out;
+}
+
+/** Two 4 KiB pages hold the same bytes (compared a 32-bit word at a time). */
+function samePage(pa: Uint8Array, pb: Uint8Array): boolean {
+  const wa = new Int32Array(pa.buffer, pa.byteOffset, 1024);
+  const wb = new Int32Array(pb.buffer, pb.byteOffset, 1024);
+  for (let k = 0; k < 1024; k++) if (wa[k] !== wb[k]) return false;
+  return true;
 }
 
 /** The pages either memory wrote since its snapshot, ascending. */

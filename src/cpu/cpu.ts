@@ -714,6 +714,8 @@ export class Cpu extends CpuState implements MmuHost {
   private sysPpn: [number, number] = [0, 0];
 
   private sysTranslate(lin: number, kind: number): number {
+    // At CPL 0 without SMAP the TLB already holds the supervisor's view.
+    if (this.cpl === 0 && (this.cr4Lo & CR4_SMAP) === 0) return this.translateFor(lin, kind);
     const k = kind === ACC_WRITE ? 1 : 0;
     const vpn = pageNumber(lin);
     if (this.sysVpn[k] === vpn) return this.sysPpn[k]! * 4096 + (lin & 0xfff);
