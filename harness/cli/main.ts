@@ -7,6 +7,10 @@ import { REPORT_SCHEMA } from "../report/schema.js";
 import { TOOL_VERSION } from "../package.js";
 import { execCommand, UsageError } from "./exec.js";
 import { fuzzCommand, type FuzzOptions } from "./fuzz.js";
+import { triageCommand, type TriageOptions } from "./triage.js";
+import { minimizeCommand, replayCommand } from "./replay.js";
+import { mergeCommand } from "./merge.js";
+import { knobsCommand } from "./knobs.js";
 
 const VERSION = TOOL_VERSION;
 
@@ -63,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
     .option("--shard <I/N>", "run the I-th of N deterministic slices of the seed space")
     .option("--resume", "continue the run whose state is in --out")
     .option("--generator <name>", "the program generator (default: ia32e)")
+    .option("--corpus <dir>", "replay the inputs kept in DIR first, and keep there every case that reaches new signal")
     .option("--no-progress", "no progress bar or progress lines")
     .addHelpText(
       "after",
@@ -71,6 +76,56 @@ async function main(argv: string[]): Promise<number> {
     )
     .action(async (opts: FuzzOptions) => {
       status = await fuzzCommand(opts, { out: write, err: (s) => process.stderr.write(s + "\n"), tty: process.stderr.isTTY === true });
+    });
+
+  program
+    .command("triage")
+    .description("group the reports of runs by signature, most frequent first; --html also writes one static page")
+    .argument("<dir...>", "report directories of runs or shards (or report files); one signature's reports are merged")
+    .option("--html <file>", "also write a self-contained HTML page")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 when every report was read, 1 when a report file was malformed (named on\n" +
+        "standard error and skipped), 2 for a usage error.",
+    )
+    .action((dirs: string[], opts: TriageOptions) => {
+      status = triageCommand(dirs, opts, { out: write, err: (s) => process.stderr.write(s + "\n") });
+    });
+
+  program
+    .command("replay")
+    .description("run a report's minimized case again under its two configurations")
+    .argument("<report>", "a report file")
+    .option("--original", "run the original case instead")
+    .addHelpText("after", "\nExit status: 0 when the report's signature reproduces, 1 when it does not, 2 for a bad report or usage.")
+    .action((file: string, opts: { original?: boolean }) => {
+      status = replayCommand(file, opts, write);
+    });
+
+  program
+    .command("minimize")
+    .description("minimize a report's original case again and rewrite its minimized part")
+    .argument("<report>", "a report file")
+    .option("--out <file>", "write the result here instead of over the report")
+    .action((file: string, opts: { out?: string }) => {
+      status = minimizeCommand(file, opts, write);
+    });
+
+  program
+    .command("merge")
+    .description("combine the reports of several runs or shards by signature")
+    .argument("<dirs...>", "report directories")
+    .option("--out <dir>", "where the merged reports go")
+    .action((dirs: string[], opts: { out?: string }) => {
+      status = mergeCommand(dirs, opts, write);
+    });
+
+  program
+    .command("knobs")
+    .description("list every preset and knob, with what it models")
+    .option("--json", "as JSON")
+    .action((opts: { json?: boolean }) => {
+      status = knobsCommand(opts, write);
     });
 
   program

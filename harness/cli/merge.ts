@@ -2,20 +2,19 @@
 // one run, runs on several machines) by signature: counts add up, the report of the
 // earliest seed is kept. Everything is read and checked before anything is written.
 
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { mergeReports, readReport, ReportError, writeReport, reportFileName, type Report } from "../report/report.js";
+import { listReportFiles, mergeReports, readReport, ReportError, writeReport, reportFileName, type Report } from "../report/report.js";
 import { UsageError } from "./exec.js";
 
-/** The report files of a directory (by name: `divergence-*.json`, `crash-*.json`). */
+/** The report files of a directory; a directory that cannot be read is a usage error. */
 export function reportFiles(dir: string): string[] {
-  let names: string[];
   try {
-    names = readdirSync(dir);
+    return listReportFiles(dir);
   } catch (e) {
-    throw new UsageError(`${dir}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}`);
+    if (e instanceof ReportError) throw new UsageError(e.message);
+    throw e;
   }
-  return names.filter((n) => /^(divergence|crash)-[0-9a-f]{16}\.json$/.test(n)).sort().map((n) => join(dir, n));
 }
 
 /** Every report of `dirs`, merged by signature. */

@@ -4,7 +4,7 @@
 // path, keys in a fixed order, seeds sorted.
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { Ajv } from "ajv";
@@ -108,6 +108,20 @@ export function programFrom(j: ProgramJson, generator: string, seed: string): Pr
   };
 }
 
+/** A report file's name: `divergence-` or `crash-` and 16 hex digits. */
+export const REPORT_FILE = /^(divergence|crash)-[0-9a-f]{16}\.json$/;
+
+/** The report files of a directory, by name, sorted. */
+export function listReportFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    throw new ReportError(`${dir}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}`);
+  }
+  return names.filter((n) => REPORT_FILE.test(n)).sort().map((n) => join(dir, n));
+}
+
 /** The file a signature's report lives in: its kind and a hash of the signature. */
 export function reportFileName(kind: string, signature: string): string {
   return `${kind}-${createHash("sha256").update(signature).digest("hex").slice(0, 16)}.json`;
@@ -149,7 +163,8 @@ export function writeReport(dir: string, r: Report): string {
 /** Write a report atomically to `file`, after checking it against the schema. */
 export function writeReportFile(file: string, r: Report): void {
   const checked = checkReport(JSON.parse(JSON.stringify(r)), "report to write");
-  writeFileAtomic.sync(file, JSON.stringify(checked, null, 2) + "\n");
+  // Atomic by rename: a killed run never leaves half a file. No fsync: a power cut is not what this guards against.
+  writeFileAtomic.sync(file, JSON.stringify(checked, null, 2) + "\n", { fsync: false });
 }
 
 export function scratchJson(scratch: readonly { addr: number; len: number }[]): Report["compare"]["scratch"] {
