@@ -3,6 +3,10 @@
 // worker runs, a shard takes and a resumed run skips); the reports and the run's state
 // file are written atomically after each chunk, so a run killed at any moment leaves
 // only complete reports and `--resume` continues it.
+//
+// With `--corpus DIR` each case's coverage signal is taken too (run/signal.ts): the run
+// first replays the corpus, then keeps every case that reached a feature not seen yet
+// (folded in chunk order, so the corpus a run leaves does not depend on --jobs).
 
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -14,7 +18,8 @@ import { Piscina } from "piscina";
 import { ConfigError, DEFAULT_PAIRS, parsePair, PRESETS, type Configuration } from "../config/config.js";
 import { DEFAULT_GENERATOR, generatorFor } from "../gen/registry.js";
 import { runChunk, type ChunkResult, type ChunkTask } from "../run/chunk.js";
-import { compareSeeds, MAX_SEEDS, mergeReports, readReport, reportFileName, ReportError, writeReport, type Report } from "../report/report.js";
+import { Corpus, CorpusError } from "../run/corpus.js";
+import { compareSeeds, MAX_SEEDS, mergeReports, readReport, REPORT_FILE, reportFileName, ReportError, writeReport, type Report } from "../report/report.js";
 import { isSuppressed, readSuppressions, SuppressionError, type Suppression } from "../report/suppress.js";
 import { junitXml } from "../report/junit.js";
 import { UsageError } from "./exec.js";
@@ -40,6 +45,7 @@ export interface FuzzOptions {
   resume?: boolean;
   generator?: string;
   progress?: boolean;
+  corpus?: string;
 }
 
 interface Io {
@@ -86,9 +92,19 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     }
   }
 
+  let corpus: Corpus | null = null;
+  if (opts.corpus !== undefined) {
+    try {
+      corpus = Corpus.open(opts.corpus);
+    } catch (e) {
+      if (e instanceof CorpusError) throw new UsageError(`--corpus: ${e.message}`);
+      throw e;
+    }
+  }
+
   mkdirSync(outDir, { recursive: true });
   const pairNames = pairs.map(([a, b]) => `${a.name}/${b.name}`);
-  const runOptions: RunState["options"] = { seed, generator, pairs: pairs.map(([a, b]) => [a, b]), cases, shard };
+  const runOptions: RunState["options"] = { seed, generator, pairs: pairs.map(([a, b]) => [a, b]), cases, shard, corpus: opts.corpus ?? null };
   const statePath = join(outDir, RUN_STATE_FILE);
   let state: RunState;
   const agg = new Map<string, Entry>();
@@ -100,26 +116,61 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
       throw new UsageError((e as Error).message);
     }
     if (JSON.stringify(state.options) !== JSON.stringify(runOptions)) {
-      throw new UsageError(`--resume: ${statePath} is a run with other options (seed, pairs, generator, --cases, --shard): give the same ones`);
+      throw new UsageError(`--resume: ${statePath} is a run with other options (seed, pairs, generator, --cases, --shard, --corpus): give the same ones`);
     }
     restoreReports(outDir, state, agg);
   } else {
     state = { format: "hvdiff-run/1", options: runOptions, done: pairs.map(() => []), cases: pairs.map(() => 0), signatures: {} };
+    if (corpus !== null) state.corpusSeeds = corpus.seeds(generator);
   }
+  const corpusAtStart = corpus?.size ?? 0;
 
-  // The chunks, in seed order, pair by pair: chunk k of each pair, then k + 1.
+  // The chunks, in seed order, pair by pair: chunk k of each pair, then k + 1; with a
+  // corpus, its replay first (chunks -1, -2, ... of its seeds; on --resume, those done are
+  // run again for their signal only).
   const done = state.done.map((d) => new Set(d));
   const chunksPerPair = cases === null ? Infinity : Math.ceil(cases / CHUNK);
-  function* tasks(): Generator<{ pair: number; k: number; task: Omit<ChunkTask, "known"> }> {
+  interface Planned {
+    pair: number;
+    k: number;
+    task: Omit<ChunkTask, "known">;
+    /** Counted in the run (false: a replay for the corpus's signal only). */
+    counted: boolean;
+    /** Order in which the corpus folds its result in. */
+    seq: number;
+  }
+  function* tasks(): Generator<Planned> {
+    let seq = 0;
+    const signal = corpus !== null;
+    const replay = state.corpusSeeds ?? [];
+    for (let j = 0; j * CHUNK < replay.length; j++) {
+      const seeds = replay.slice(j * CHUNK, (j + 1) * CHUNK);
+      for (let p = 0; p < pairs.length; p++) {
+        const task = { runSeed: seed, generator, pair: pairs[p]!, from: 0, to: seeds.length, seeds, signal };
+        yield { pair: p, k: -1 - j, task, counted: !done[p]!.has(-1 - j), seq: seq++ };
+      }
+    }
     for (let k = shard.index; k < chunksPerPair; k += shard.count) {
       for (let p = 0; p < pairs.length; p++) {
         if (done[p]!.has(k)) continue;
         const from = k * CHUNK;
         const to = cases === null ? from + CHUNK : Math.min(cases, from + CHUNK);
-        yield { pair: p, k, task: { runSeed: seed, generator, pair: pairs[p]!, from, to } };
+        yield { pair: p, k, task: { runSeed: seed, generator, pair: pairs[p]!, from, to, signal }, counted: true, seq: seq++ };
       }
     }
   }
+  // Chunk results wait here until every earlier one is folded into the corpus.
+  const pending = new Map<number, ChunkResult>();
+  let nextSeq = 0;
+  const absorb = (seq: number, r: ChunkResult): void => {
+    if (corpus === null) return;
+    pending.set(seq, r);
+    for (let q = pending.get(nextSeq); q !== undefined; q = pending.get(nextSeq)) {
+      pending.delete(nextSeq++);
+      corpus.absorb(generator, q);
+    }
+  };
+
   const plannedCases = cases === null ? null : pairs.length * countShardCases(cases, shard);
 
   const known = (): Record<string, string> => {
@@ -132,7 +183,10 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   let stepLimits = 0;
   const harnessErrors: ChunkResult["harnessErrors"] = [];
 
-  const accept = (p: number, k: number, r: ChunkResult): void => {
+  const accept = (t: Planned, r: ChunkResult): void => {
+    absorb(t.seq, r);
+    if (!t.counted) return;
+    const [p, k] = [t.pair, t.k];
     const changed = new Set<string>();
     for (const f of r.findings) {
       const e = agg.get(f.signature);
@@ -157,7 +211,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     state.done[p] = [...done[p]!].sort((a, b) => a - b);
     state.cases[p]! += r.cases;
     for (const [sig, e] of agg) state.signatures[sig] = { count: e.report.count, seeds: e.report.seeds, file: e.file };
-    writeFileAtomic.sync(statePath, JSON.stringify(state, null, 1) + "\n");
+    writeFileAtomic.sync(statePath, JSON.stringify(state, null, 1) + "\n", { fsync: false });
     casesRun += r.cases;
     stepLimits += r.stepLimits;
     harnessErrors.push(...r.harnessErrors);
@@ -202,7 +256,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     if (jobs === 1) {
       for (const t of it) {
         if (timeUp()) break;
-        accept(t.pair, t.k, runChunk({ ...t.task, known: known() }));
+        accept(t, runChunk({ ...t.task, known: known() }));
         tick();
         await new Promise((r) => setImmediate(r));
       }
@@ -213,7 +267,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
         for (const t of it) {
           if (timeUp()) break;
           const p: Promise<void> = (pool.run({ ...t.task, known: known() }) as Promise<ChunkResult>).then((r) => {
-            accept(t.pair, t.k, r);
+            accept(t, r);
             tick();
           });
           const tracked = p.finally(() => inFlight.delete(tracked));
@@ -237,6 +291,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   let open = 0;
   io.out(`hvdiff fuzz: ${casesRun - casesAtStart} cases in ${elapsed.toFixed(1)} s (${((casesRun - casesAtStart) / Math.max(elapsed, 0.001)).toFixed(0)} cases/s, ${jobs} job${jobs === 1 ? "" : "s"}), ${pairs.length} pair(s): ${pairNames.join(", ")}`);
   io.out(`  ${entries.length} signature(s) in ${outDir}/; ${stepLimits} case(s) ran out of steps`);
+  if (corpus !== null) io.out(`  corpus ${corpus.dir}: ${corpus.size} input(s), ${corpus.size - corpusAtStart} new; ${corpus.features} signal features`);
   const junit: Parameters<typeof junitXml>[1] = [];
   for (const e of entries) {
     const sup = isSuppressed(e.report.signature, suppressions);
@@ -270,7 +325,7 @@ function countShardCases(cases: number, s: { index: number; count: number }): nu
 function restoreReports(outDir: string, state: RunState, agg: Map<string, Entry>): void {
   const files = new Set(Object.values(state.signatures).map((s) => s.file));
   for (const name of readdirSync(outDir)) {
-    if (/^(divergence|crash)-[0-9a-f]{16}\.json$/.test(name) && !files.has(name)) rmSync(join(outDir, name));
+    if (REPORT_FILE.test(name) && !files.has(name)) rmSync(join(outDir, name));
   }
   for (const [sig, s] of Object.entries(state.signatures)) {
     let r: Report;

@@ -3,6 +3,8 @@
 // finding counted by signature; the first occurrence of a signature not already known
 // from an earlier seed is minimized, located and turned into a report. A chunk's result
 // depends only on its inputs, so chunks can run on any worker, shard or machine.
+// With `signal`, a chunk also returns each case's coverage signal (signal.ts) for the
+// corpus of `hvdiff fuzz --corpus`.
 
 import seedrandom from "seedrandom";
 import type { Configuration } from "../config/config.js";
@@ -11,6 +13,7 @@ import { itemAddresses, toCase, toRunnable, type Program } from "../gen/program.
 import { minimize } from "../minimize/minimize.js";
 import { PairRunner, type PairOptions } from "./pair.js";
 import { evaluate, findingOf, runBounded, type Finding } from "./finding.js";
+import { runWithSignal } from "./signal.js";
 import { compareSeeds, MAX_SEEDS, portableStack, programJson, scratchJson, TOOL_VERSION, type Report } from "../report/report.js";
 import { REPORT_FORMAT } from "../report/schema.js";
 
@@ -23,6 +26,10 @@ export interface ChunkTask {
   to: number;
   /** Signatures already reported, with the earliest seed seen: not minimized again for a later seed. */
   known: Record<string, string>;
+  /** These seeds (a corpus replay) instead of `runSeed/from..to`. */
+  seeds?: string[];
+  /** Return each case's signal. */
+  signal?: boolean;
 }
 
 export interface ChunkResult {
@@ -33,6 +40,8 @@ export interface ChunkResult {
   stepLimits: number;
   /** Per signature: how many cases, their seeds (smallest first), and a report when this chunk made one. */
   findings: { signature: string; count: number; seeds: string[]; report?: Report }[];
+  /** With `signal`: per case, in order, the features no earlier case of the chunk had (cases with none left out). */
+  signals?: { seed: string; features: string[] }[];
 }
 
 export function caseSeed(runSeed: string, index: number): string {
@@ -55,15 +64,26 @@ export function runChunk(task: ChunkTask): ChunkResult {
   const bySig = new Map<string, { count: number; seeds: string[]; report?: Report }>();
   let stepLimits = 0;
   const harnessErrors: ChunkResult["harnessErrors"] = [];
-  for (let i = task.from; i < task.to; i++) {
-    const seed = caseSeed(task.runSeed, i);
+  const seeds = task.seeds ?? Array.from({ length: task.to - task.from }, (_, k) => caseSeed(task.runSeed, task.from + k));
+  const signals: NonNullable<ChunkResult["signals"]> = [];
+  const seen = new Set<string>();
+  for (const seed of seeds) {
     let finding: Finding | null;
     let program: Program;
     try {
       program = programFor(gen, seed);
-      const run = runBounded(r, toRunnable(program, seed), A, B, opts);
-      if (run.stepLimited) stepLimits++;
-      finding = findingOf(r, run.c, run.verdict, A, B, opts);
+      if (task.signal === true) {
+        const run = runWithSignal(r, gen, program, seed, A, B);
+        if (run.stepLimited) stepLimits++;
+        finding = run.finding;
+        const fresh = [...run.signal].filter((f) => !seen.has(f));
+        for (const f of fresh) seen.add(f);
+        if (fresh.length > 0) signals.push({ seed, features: fresh });
+      } else {
+        const run = runBounded(r, toRunnable(program, seed), A, B, opts);
+        if (run.stepLimited) stepLimits++;
+        finding = findingOf(r, run.c, run.verdict, A, B, opts);
+      }
       if (finding !== null) {
         let entry = bySig.get(finding.signature);
         if (entry === undefined) {
@@ -85,7 +105,7 @@ export function runChunk(task: ChunkTask): ChunkResult {
   const findings = [...bySig.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([signature, e]) => (e.report === undefined ? { signature, count: e.count, seeds: e.seeds } : { signature, count: e.count, seeds: e.seeds, report: e.report }));
-  return { cases: task.to - task.from, harnessErrors, stepLimits, findings };
+  return { cases: seeds.length, harnessErrors, stepLimits, findings, ...(task.signal === true ? { signals } : {}) };
 }
 
 /** Minimize, locate and describe one finding. */

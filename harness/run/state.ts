@@ -16,7 +16,11 @@ export interface RunState {
     pairs: [Configuration, Configuration][];
     cases: number | null;
     shard: { index: number; count: number };
+    /** `--corpus DIR`, or null. */
+    corpus: string | null;
   };
+  /** With a corpus: the seeds it held for the run's generator when the run began (replayed first, as chunks -1, -2, ...). */
+  corpusSeeds?: string[];
   /** Per pair: the chunk numbers done. */
   done: number[][];
   /** Per pair: cases run. */
@@ -29,8 +33,9 @@ const SCHEMA = {
   required: ["format", "options", "done", "cases", "signatures"],
   properties: {
     format: { const: "hvdiff-run/1" },
-    options: { type: "object", required: ["seed", "generator", "pairs", "cases", "shard"] },
-    done: { type: "array", items: { type: "array", items: { type: "integer", minimum: 0 } } },
+    options: { type: "object", required: ["seed", "generator", "pairs", "cases", "shard", "corpus"] },
+    corpusSeeds: { type: "array", items: { type: "string" } },
+    done: { type: "array", items: { type: "array", items: { type: "integer" } } },
     cases: { type: "array", items: { type: "integer", minimum: 0 } },
     signatures: {
       type: "object",

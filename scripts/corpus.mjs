@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// The differential seed cases in corpus/: one case per debate the CPU model shows today,
+// each a short program of the IA-32e generator's own items (harness/gen/ia32e.ts) on its
+// guest kit, written as a plain case (cases.md) that `hvdiff exec` runs and that
+// test/corpus.test.ts runs under its pair (corpus/README.md lists file, pair and signature).
+//
+// A recipe names the starting mode and the item kinds the generator may draw; the first
+// seed `corpus/<name>/<k>` whose program has exactly the wanted items and gives the
+// expected signature under the pair is taken. `node scripts/corpus.mjs` says which files
+// differ from their recipe; `--write` rewrites them. Needs `npm run build` first.
+
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import seedrandom from "seedrandom";
+import { Ia32eGenerator } from "../dist/harness/gen/ia32e.js";
+import { SCRATCH, toCase, toRunnable } from "../dist/harness/gen/program.js";
+import { formatBytes } from "../dist/src/case/hex.js";
+import { PRESETS } from "../dist/harness/config/config.js";
+import { PairRunner } from "../dist/harness/run/pair.js";
+import { evaluate } from "../dist/harness/run/finding.js";
+
+const CORPUS = fileURLToPath(new URL("../corpus/", import.meta.url));
+
+/** RCX of a SYSRETQ item set to a non-canonical address (MOV RCX, imm64 with bits 63:47 not all equal). */
+const nonCanonicalRcx = (p) => ["48b90000000000800000", "48b900000000ff7fffff"].some((h) => formatBytes(p.items[0].code).includes(h));
+
+export const RECIPES = [
+  { name: "fred-vs-idt-syscall-rcx-r11", pair: ["intel", "intel-fred"], start: "long64", kinds: ["syscall"], items: ["syscall"],
+    expect: "divergence intel/intel-fred long64 syscall: regs.r11 regs.rcx" },
+  { name: "fred-vs-idt-syscall-compat", pair: ["intel", "intel-fred"], start: "compat32", kinds: ["syscall"], items: ["syscall"],
+    expect: "divergence intel/intel-fred compat32 syscall: memory" },
+  { name: "fred-vs-idt-sysenter-cs-zero", pair: ["intel", "intel-fred"], start: "long64", kinds: ["wrmsr", "sysenter"],
+    items: ["wrmsr IA32_SYSENTER_CS", "sysenter"], expect: "divergence intel/intel-fred long64 sysenter: memory",
+    also: (p) => formatBytes(p.items[0].code).includes("b800000000") },
+  { name: "fred-sysret-ud", pair: ["intel", "intel-fred"], start: "long64", kinds: ["sysret"], items: ["sysretq"],
+    expect: "divergence intel/intel-fred long64 sysretq: memory regs.rflags sregs.cs sregs.ss", also: (p) => !nonCanonicalRcx(p) },
+  { name: "fred-swapgs-ud", pair: ["intel", "intel-fred"], start: "long64", kinds: ["wrmsr", "swapgs"], items: ["wrmsr IA32_KERNEL_GS_BASE", "swapgs"],
+    expect: "divergence intel/intel-fred long64 swapgs: memory sregs.gs" },
+  { name: "fred-lkgs-ud-without-fred", pair: ["intel", "intel-fred"], start: "long64", kinds: ["lkgs"], items: ["lkgs"],
+    expect: "divergence intel/intel-fred long64 lkgs eax: memory sregs.gs" },
+  { name: "fred-cr4-fred-bit", pair: ["intel", "intel-fred"], start: "long64", kinds: ["cr4"], items: ["cr4 ^= bit 32"],
+    expect: "divergence intel/intel-fred long64 mov cr4,rax: memory" },
+  { name: "intel-vs-amd-syscall-compat", pair: ["intel", "amd"], start: "compat32", kinds: ["syscall"], items: ["syscall"],
+    expect: "divergence intel/amd compat32 syscall: memory regs.r11 regs.rcx" },
+  { name: "intel-vs-amd-sysret-noncanonical", pair: ["intel", "amd"], start: "long64", kinds: ["sysret"], items: ["sysretq"],
+    expect: "divergence intel/amd long64 sysretq: memory regs.rflags sregs.cs sregs.ss", also: nonCanonicalRcx },
+  { name: "intel-vs-amd-sysenter-long-mode", pair: ["intel", "amd"], start: "long64", kinds: ["sysenter"], items: ["sysenter"],
+    expect: "divergence intel/amd long64 sysenter: memory" },
+  { name: "intel-vs-amd-sysenter-compat", pair: ["intel", "amd"], start: "compat32", kinds: ["sysenter"], items: ["sysenter"],
+    expect: "divergence intel/amd compat32 sysenter: memory" },
+];
+
+const runner = new PairRunner();
+const compare = { prefixed: true, scratch: SCRATCH };
+
+/** The case of a recipe (its JSON text), or an error naming the recipe. */
+export function corpusCase(r) {
+  for (let k = 0; k < 2000; k++) {
+    const seed = `corpus/${r.name}/${k}`;
+    const p = new Ia32eGenerator(seedrandom(seed)).program(seed, { count: r.items.length, kinds: r.kinds });
+    if (p.start !== r.start || p.items.some((it, i) => it.kind !== r.items[i])) continue;
+    if (r.also !== undefined && !r.also(p)) continue;
+    const f = evaluate(runner, toRunnable(p, r.name), PRESETS[r.pair[0]], PRESETS[r.pair[1]], compare);
+    if (f?.signature !== r.expect) continue;
+    return JSON.stringify(toCase(p, r.name), null, 2) + "\n";
+  }
+  throw new Error(`${r.name}: no seed gives ${r.items.join(", ")} in ${r.start} with '${r.expect}'`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const write = process.argv.includes("--write");
+  let stale = 0;
+  for (const r of RECIPES) {
+    const path = join(CORPUS, `${r.name}.json`);
+    const text = corpusCase(r);
+    if (existsSync(path) && readFileSync(path, "utf8") === text) continue;
+    stale++;
+    if (write) writeFileSync(path, text);
+    console.log(`corpus/${r.name}.json: ${write ? "written" : "differs from its recipe"}`);
+  }
+  process.exitCode = stale > 0 && !write ? 1 : 0;
+}

@@ -1,0 +1,63 @@
+// The seed cases stay meaningful: each debate case in corpus/README.md (the same list as
+// the recipes in scripts/corpus.mjs that build them), run under its documented pair with
+// the kit's comparison, gives its documented signature; every case file there is valid
+// and runs.
+
+import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseCase } from "../src/case/case.js";
+import { CaseRunner } from "../src/case/run.js";
+import { parsePair } from "../harness/config/config.js";
+import { SCRATCH } from "../harness/gen/program.js";
+import { PairRunner } from "../harness/run/pair.js";
+import { evaluate } from "../harness/run/finding.js";
+// @ts-expect-error: a plain JavaScript module, the command that rebuilds the debate cases.
+import { RECIPES } from "../scripts/corpus.mjs";
+
+const CORPUS = fileURLToPath(new URL("../corpus/", import.meta.url));
+
+/** The rows of the README's table: `file` | pair | `signature` | what. */
+function documented(): { file: string; pair: string; signature: string }[] {
+  const rows: { file: string; pair: string; signature: string }[] = [];
+  for (const line of readFileSync(join(CORPUS, "README.md"), "utf8").split("\n")) {
+    const m = /^\| `([^`]+\.json)` \| ([^|]+) \| `([^`]+)` \|/.exec(line);
+    if (m !== null) rows.push({ file: m[1]!, pair: m[2]!.trim(), signature: m[3]! });
+  }
+  return rows;
+}
+
+const load = (file: string) => parseCase(JSON.parse(readFileSync(join(CORPUS, file), "utf8")));
+
+describe("corpus", () => {
+  const rows = documented();
+
+  it("the README documents the debate cases, and each documented file exists", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    const files = new Set(readdirSync(CORPUS));
+    for (const r of rows) expect(files.has(r.file), r.file).toBe(true);
+    for (const name of ["fred-vs-idt-syscall-rcx-r11", "intel-vs-amd-syscall-compat", "intel-vs-amd-sysret-noncanonical", "intel-vs-amd-sysenter-long-mode", "fred-swapgs-ud"]) {
+      expect(rows.map((r) => r.file)).toContain(`${name}.json`);
+    }
+  });
+
+  it("the README and the recipes of scripts/corpus.mjs list the same cases, pairs and signatures", () => {
+    const recipes = (RECIPES as { name: string; pair: string[]; expect: string }[]).map((r) => ({ file: `${r.name}.json`, pair: r.pair.join(","), signature: r.expect }));
+    expect(rows).toEqual(recipes);
+  });
+
+  it.each(rows)("$file under $pair gives its documented signature", ({ file, pair, signature }) => {
+    const [A, B] = parsePair(pair);
+    const f = evaluate(new PairRunner(), load(file), A, B, { prefixed: true, scratch: SCRATCH });
+    expect(f?.signature).toBe(signature);
+  });
+
+  it("every case file is a valid case that runs to an end on the default CPU", () => {
+    const r = new CaseRunner();
+    for (const file of readdirSync(CORPUS).filter((f) => f.endsWith(".json"))) {
+      const res = r.run(load(file));
+      expect(["end", "hlt"], file).toContain(res.exit.kind);
+    }
+  });
+});
