@@ -131,9 +131,9 @@ export class PairRunner {
       }
     }
     const pages = pagesWritten(ma.machine.mem.writtenSince(ma.booted.mem), mb.machine.mem.writtenSince(mb.booted.mem));
-    const memDiffs = diffPages(ma.machine.mem, mb.machine.mem, pages).filter((d) => !inScratch(d, opts.scratch ?? []));
+    const memDiffs = diffPages(ma.machine.mem, mb.machine.mem, pages, opts.scratch);
     // Most pairs agree: the raw state first, the projected strings only when it differs.
-    if (memDiffs.length === 0 && a.exit.kind === b.exit.kind && sameState(ma.machine, mb.machine, xorOf(baseline.get("sregs.cr4")), xorOf(baseline.get("sregs.efer")))) {
+    if (memDiffs.length === 0 && a.exit.kind === b.exit.kind && sameState(ma.machine, mb.machine, baselineXors(baseline))) {
       if (JSON.stringify(a.exit) === JSON.stringify(b.exit)) return { kind: "same", a, b };
     }
     const diffs = diffResults(a, b);
@@ -196,29 +196,32 @@ export class PairRunner {
     };
     const ma = prep("a", A);
     const mb = prep("b", B);
-    const cr4Xor = xorOf(baseline.get("sregs.cr4"));
-    const eferXor = xorOf(baseline.get("sregs.efer"));
+    const xors = baselineXors(baseline);
     const scratch = opts.scratch ?? [];
     for (let step = 0; ; step++) {
-      const cpu = ma.cpu;
-      const before = { rip: cpu.rip, mode: cpu.modeName(), codeSize: cpu.codeSize, bytes: cpu.peekCode(cpu.rip) };
       ma.mem.clearDirty();
       mb.mem.clearDirty();
       const ea = stepInstruction(ma, c);
       const eb = stepInstruction(mb, c);
       const pages = pagesWritten(ma.mem.dirtyPages(), mb.mem.dirtyPages());
-      const memDiffs = diffPages(ma.mem, mb.mem, pages).filter((d) => !inScratch(d, scratch));
-      if (ea.kind !== eb.kind || memDiffs.length > 0 || !sameState(ma, mb, cr4Xor, eferXor)) {
+      const memDiffs = diffPages(ma.mem, mb.mem, pages, scratch);
+      if (ea.kind !== eb.kind || memDiffs.length > 0 || !sameState(ma, mb, xors)) {
         const diffs = diffResults(project(c.id, ma.cpu, ma.mem, ea, []), project(c.id, mb.cpu, mb.mem, eb, []));
         diffs.push(...memDiffs);
         const kept = this.filter(diffs, baseline, opts);
         if (kept.length > 0) {
-          const d = disassemble(before.bytes, before.codeSize, before.rip, c.cpu.vendor);
+          // The instruction itself: side A again, up to the step before it (cheaper than
+          // keeping every step's bytes).
+          const m = prep("a", A);
+          for (let k = 0; k < step; k++) stepInstruction(m, c);
+          const cpu = m.cpu;
+          const bytes = cpu.peekCode(cpu.rip);
+          const d = disassemble(bytes, cpu.codeSize, cpu.rip, c.cpu.vendor);
           return {
             step,
-            mode: before.mode,
-            rip: hexNumber(before.rip),
-            bytes: formatBytes(d.length > 0 ? before.bytes.subarray(0, d.length) : before.bytes),
+            mode: cpu.modeName(),
+            rip: hexNumber(cpu.rip),
+            bytes: formatBytes(d.length > 0 ? bytes.subarray(0, d.length) : bytes),
             disasm: d.text,
             diffs: kept,
           };
@@ -229,13 +232,22 @@ export class PairRunner {
   }
 }
 
-/** The XOR of a baseline difference's two values (0 when there is none). */
-function xorOf(d: Difference | undefined): bigint {
-  return d === undefined ? 0n : BigInt(d.a) ^ BigInt(d.b);
+/** The XOR of the baseline's CR4 and EFER differences, as 32-bit halves (0 where there is none). */
+function baselineXors(baseline: Map<string, Difference>): Int32Array {
+  const out = new Int32Array(3);
+  const cr4 = baseline.get("sregs.cr4");
+  if (cr4 !== undefined) {
+    const x = BigInt(cr4.a) ^ BigInt(cr4.b);
+    out[0] = Number(x & 0xffffffffn);
+    out[1] = Number(x >> 32n);
+  }
+  const efer = baseline.get("sregs.efer");
+  if (efer !== undefined) out[2] = Number((BigInt(efer.a) ^ BigInt(efer.b)) & 0xffffffffn);
+  return out;
 }
 
 /** The processor state the projection shows, compared raw (RF aside; CR4 and EFER up to the baseline's XOR). */
-function sameState(ma: Machine, mb: Machine, cr4Xor: bigint, eferXor: bigint): boolean {
+function sameState(ma: Machine, mb: Machine, xors: Int32Array): boolean {
   const a = ma.cpu;
   const b = mb.cpu;
   for (let r = 0; r < 16; r++) if (a.lo[r] !== b.lo[r] || a.hi[r] !== b.hi[r]) return false;
@@ -246,10 +258,8 @@ function sameState(ma: Machine, mb: Machine, cr4Xor: bigint, eferXor: bigint): b
   }
   if (a.cr0 !== b.cr0 || a.cr2Lo !== b.cr2Lo || a.cr2Hi !== b.cr2Hi || a.cr3 !== b.cr3) return false;
   if (a.gdtrBase !== b.gdtrBase || a.gdtrLimit !== b.gdtrLimit || a.idtrBase !== b.idtrBase || a.idtrLimit !== b.idtrLimit) return false;
-  const cr4 = (BigInt(a.cr4Hi >>> 0) << 32n) | BigInt(a.cr4Lo >>> 0);
-  const cr4b = (BigInt(b.cr4Hi >>> 0) << 32n) | BigInt(b.cr4Lo >>> 0);
-  if ((cr4 ^ cr4b) !== cr4Xor) return false;
-  return (BigInt(a.efer) ^ BigInt(b.efer)) === eferXor;
+  if ((a.cr4Lo ^ b.cr4Lo) !== xors[0] || (a.cr4Hi ^ b.cr4Hi) !== xors[1]) return false;
+  return (a.efer ^ b.efer) === xors[2];
 }
 
 /** Whether execution is inside the case's code. */

@@ -56,14 +56,16 @@ function show(v: unknown): string {
 
 /**
  * Differences in the pages `ppns` (ascending) between two memories: each differing
- * 8-byte aligned window, as hex bytes in address order.
+ * 8-byte aligned window, as hex bytes in address order. Windows inside `ignore`
+ * (guest-physical ranges, 8-byte aligned) are not compared.
  */
-export function diffPages(a: GuestMemory, b: GuestMemory, ppns: Iterable<number>): Difference[] {
+export function diffPages(a: GuestMemory, b: GuestMemory, ppns: Iterable<number>, ignore: readonly { addr: number; len: number }[] = []): Difference[] {
   const out: Difference[] = [];
   for (const ppn of ppns) {
     const pa = a.pages[ppn]!;
     const pb = b.pages[ppn]!;
-    if (pa === pb || samePage(pa, pb)) continue;
+    const page = ppn * 4096;
+    if (pa === pb || ignore.some((r) => r.addr <= page && page + 4096 <= r.addr + r.len) || samePage(pa, pb)) continue;
     for (let o = 0; o < 4096; o += 8) {
       let same = true;
       for (let k = 0; k < 8; k++) {
@@ -73,7 +75,8 @@ export function diffPages(a: GuestMemory, b: GuestMemory, ppns: Iterable<number>
         }
       }
       if (same) continue;
-      const at = ppn * 4096 + o;
+      const at = page + o;
+      if (ignore.some((r) => at >= r.addr && at < r.addr + r.len)) continue;
       out.push({ path: `memory.0x${at.toString(16)}`, a: formatBytes(pa.subarray(o, o + 8)), b: formatBytes(pb.subarray(o, o + 8)) });
     }
   }

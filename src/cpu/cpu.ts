@@ -61,6 +61,13 @@ export class CpuSnapshot extends CpuState {
 /** Decoded instructions of one physical page for one code size. */
 class CodePage {
   readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(4096);
+  /** The offsets filled, so a page can be emptied for reuse without touching all 4096. */
+  readonly filled: number[] = [];
+
+  clear(): void {
+    for (const off of this.filled) this.insns[off] = undefined;
+    this.filled.length = 0;
+  }
 }
 
 const TWO32 = 4294967296;
@@ -107,6 +114,7 @@ export class Cpu extends CpuState implements MmuHost {
   // Decode cache, keyed by physical page and code size.
   private readonly decoder: Decoder;
   private readonly codePages = new Map<number, CodePage>();
+  private readonly freeCodePages: CodePage[] = [];
   /** RIP of the first byte of the current fetch page, or NaN; and that page's cache. */
   private fetchBase = NaN;
   private fetchPage: CodePage = new CodePage();
@@ -438,7 +446,7 @@ export class Cpu extends CpuState implements MmuHost {
       const key = ppn * 8 + this.decodeMode();
       page = this.codePages.get(key);
       if (page === undefined) {
-        page = new CodePage();
+        page = this.freeCodePages.pop() ?? new CodePage();
         this.codePages.set(key, page);
       }
       const cached = page.insns[off];
@@ -455,6 +463,7 @@ export class Cpu extends CpuState implements MmuHost {
     // store to it (self-modifying code) drops its instructions.
     if (page !== undefined && off + i.len <= 4096) {
       page.insns[off] = i;
+      page.filled.push(off);
       if (!this.mem.isWatched(ppn)) this.mem.watch(ppn);
       this.setFetchWindow(rip, off, page);
     }
@@ -481,7 +490,16 @@ export class Cpu extends CpuState implements MmuHost {
 
   /** A watched code page is about to be written: forget what was decoded from it. */
   invalidateCode(ppn: number): void {
-    for (let m = 0; m < 8; m++) this.codePages.delete(ppn * 8 + m);
+    for (let m = 0; m < 8; m++) {
+      const page = this.codePages.get(ppn * 8 + m);
+      if (page === undefined) continue;
+      this.codePages.delete(ppn * 8 + m);
+      // Kept for reuse: a fuzzer writes new code into the same pages for every case.
+      if (this.freeCodePages.length < 16) {
+        page.clear();
+        this.freeCodePages.push(page);
+      }
+    }
     this.fetchBase = NaN;
   }
 

@@ -46,8 +46,12 @@ export function fetchDescriptor(cpu: Cpu, sel: number, vector = GP): TableDescri
   const at = base + (sel & ~7);
   const lo = cpu.sysRead32(at);
   const hi = cpu.sysRead32(at + 4);
-  const d = unpackDescriptor(lo, hi);
-  return { ...d, lo, hi, at, dpl: (d.attr >> ATTR_DPL_SHIFT) & 3 };
+  const d = unpackDescriptor(lo, hi) as TableDescriptor;
+  d.lo = lo;
+  d.hi = hi;
+  d.at = at;
+  d.dpl = (d.attr >> ATTR_DPL_SHIFT) & 3;
+  return d;
 }
 
 /** The high 8 bytes of a 16-byte system descriptor in long mode (bits 63:32 of the base). */
