@@ -10,6 +10,7 @@ import { fuzzCommand, type FuzzOptions } from "./fuzz.js";
 import { triageCommand, type TriageOptions } from "./triage.js";
 import { minimizeCommand, replayCommand } from "./replay.js";
 import { mergeCommand } from "./merge.js";
+import { abiCommand } from "./abi.js";
 import { knobsCommand } from "./knobs.js";
 
 const VERSION = TOOL_VERSION;
@@ -126,6 +127,14 @@ async function main(argv: string[]): Promise<number> {
     .option("--json", "as JSON")
     .action((opts: { json?: boolean }) => {
       status = knobsCommand(opts, write);
+    });
+
+  program
+    .command("abi")
+    .description("the Xen guest-ABI struct layouts the model uses, native (x86_64) and compat (x86_32)")
+    .option("--json", "as JSON: {abi: {struct: {size, fields: {field: {offset, size}}}}}")
+    .action((opts: { json?: boolean }) => {
+      status = abiCommand(opts, write);
     });
 
   program
