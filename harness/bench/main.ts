@@ -4,6 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { Machine } from "../../src/case/machine.js";
 import { parseBytes } from "../../src/case/hex.js";
+import { fuzzBench } from "./fuzz.js";
 
 const CODE = 0x100000;
 const DATA = 0x200000;
@@ -154,7 +155,7 @@ function snapshotCost(): { takeUs: number; restoreUs: number; restore1GUs: numbe
   return { takeUs: small.take, restoreUs: small.restore, restore1GUs: big.restore };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   console.log(`hvdiff bench — Node ${process.version}, ${process.arch}`);
   for (const loop of LOOPS) {
     const r = mips(loop);
@@ -163,6 +164,7 @@ function main(): void {
   }
   const s = snapshotCost();
   console.log(`  snapshot     take ${s.takeUs.toFixed(2)} µs; restore after a 100-instruction case ${s.restoreUs.toFixed(2)} µs with 256 MiB of RAM, ${s.restore1GUs.toFixed(2)} µs with 1 GiB`);
+  await fuzzBench((l) => console.log(l));
 }
 
-main();
+void main();
