@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCase } from "../src/case/case.js";
+import { parseAnyCase } from "../src/case/case.js";
+import { runDomctl } from "../src/hv/xen/domctl/case.js";
+import { evaluateDomctl } from "../harness/run/domctl.js";
 import { CaseRunner } from "../src/case/run.js";
 import { parsePair } from "../harness/config/config.js";
 import { SCRATCH } from "../harness/gen/program.js";
@@ -28,8 +30,6 @@ function documented(): { file: string; pair: string; signature: string }[] {
   return rows;
 }
 
-const load = (file: string) => parseCase(JSON.parse(readFileSync(join(CORPUS, file), "utf8")));
-
 describe("corpus", () => {
   const rows = documented();
 
@@ -43,20 +43,32 @@ describe("corpus", () => {
   });
 
   it("the README and the recipes of scripts/corpus.mjs list the same cases, pairs and signatures", () => {
+    const programRows = rows.filter((r) => !r.file.startsWith("domctl-"));
     const recipes = (RECIPES as { name: string; pair: string[]; expect: string }[]).map((r) => ({ file: `${r.name}.json`, pair: r.pair.join(","), signature: r.expect }));
-    expect(rows).toEqual(recipes);
+    expect(programRows).toEqual(recipes);
   });
 
   it.each(rows)("$file under $pair gives its documented signature", ({ file, pair, signature }) => {
     const [A, B] = parsePair(pair);
-    const f = evaluate(new PairRunner(), load(file), A, B, { prefixed: true, scratch: SCRATCH });
+    const c = parseAnyCase(JSON.parse(readFileSync(join(CORPUS, file), "utf8")));
+    const f =
+      c.kind === "domctl"
+        ? evaluateDomctl({ generator: "corpus", seed: file, arch: c.domctl.arch, ops: JSON.parse(readFileSync(join(CORPUS, file), "utf8")).domctl.ops }, A, B)
+        : evaluate(new PairRunner(), c.case, A, B, { prefixed: true, scratch: SCRATCH });
     expect(f?.signature).toBe(signature);
   });
 
-  it("every case file is a valid case that runs to an end on the default CPU", () => {
+  it("every case file is a valid case: a program runs to an end on the default CPU, a sequence creates its domain", () => {
     const r = new CaseRunner();
-    for (const file of readdirSync(CORPUS).filter((f) => f.endsWith(".json"))) {
-      const res = r.run(load(file));
+    const files = readdirSync(CORPUS).filter((f) => f.endsWith(".json"));
+    expect(files.filter((f) => f.startsWith("domctl-")).length).toBeGreaterThanOrEqual(5);
+    for (const file of files) {
+      const c = parseAnyCase(JSON.parse(readFileSync(join(CORPUS, file), "utf8")));
+      if (c.kind === "domctl") {
+        expect(runDomctl({ ...c.domctl, policy: { ...c.domctl.policy } }).ops.length, file).toBe(c.domctl.ops.length);
+        continue;
+      }
+      const res = r.run(c.case);
       expect(["end", "hlt"], file).toContain(res.exit.kind);
     }
   });

@@ -4,7 +4,8 @@
 
 import { createReadStream, openSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { CaseError, idOf, parseCase } from "../../src/case/case.js";
+import { CaseError, idOf, parseAnyCase } from "../../src/case/case.js";
+import { runDomctl, type DomctlResult } from "../../src/hv/xen/domctl/case.js";
 import { CaseRunner } from "../../src/case/run.js";
 import type { CaseResult } from "../../src/case/result.js";
 import { parseBytes } from "../../src/case/hex.js";
@@ -13,8 +14,14 @@ import { prettyJson } from "../pretty.js";
 
 export class UsageError extends Error {}
 
+/** The result of a toolstack sequence: each op's return value and the final domain. */
+export interface DomctlCaseResult {
+  id: string | number | null;
+  domctl: DomctlResult;
+}
+
 /** A line of output for one input: a result, or an error naming the place and problem. */
-export type Outcome = { ok: true; result: CaseResult } | { ok: false; line: { id: string | number | null; error: string } };
+export type Outcome = { ok: true; result: CaseResult | DomctlCaseResult } | { ok: false; line: { id: string | number | null; error: string } };
 
 /** Parse, validate and run one case given as JSON text; `where` prefixes error messages. */
 export function execText(runner: CaseRunner, text: string, where: string): Outcome {
@@ -25,8 +32,9 @@ export function execText(runner: CaseRunner, text: string, where: string): Outco
     return { ok: false, line: { id: null, error: `${where}: invalid JSON: ${(e as Error).message}` } };
   }
   try {
-    const c = parseCase(input);
-    const result = runner.run(c);
+    const c = parseAnyCase(input);
+    if (c.kind === "domctl") return { ok: true, result: { id: c.id, domctl: runDomctl(c.domctl) } };
+    const result = runner.run(c.case);
     annotate(result);
     return { ok: true, result };
   } catch (e) {

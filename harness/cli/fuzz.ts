@@ -16,7 +16,7 @@ import writeFileAtomic from "write-file-atomic";
 import cliProgress from "cli-progress";
 import { Piscina } from "piscina";
 import { ConfigError, DEFAULT_PAIRS, parsePair, PRESETS, type Configuration } from "../config/config.js";
-import { DEFAULT_GENERATOR, generatorFor } from "../gen/registry.js";
+import { checkGenerator, defaultGeneratorFor } from "../gen/registry.js";
 import { runChunk, type ChunkResult, type ChunkTask } from "../run/chunk.js";
 import { Corpus, CorpusError } from "../run/corpus.js";
 import { compareSeeds, MAX_SEEDS, mergeReports, readReport, REPORT_FILE, reportFileName, ReportError, writeReport, type Report } from "../report/report.js";
@@ -63,11 +63,12 @@ interface Entry {
 export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   const start = Date.now();
   const outDir = opts.out ?? "reports";
-  const generator = opts.generator ?? DEFAULT_GENERATOR;
-  try {
-    generatorFor(generator);
-  } catch (e) {
-    throw new UsageError(`--generator: ${(e as Error).message}`);
+  if (opts.generator !== undefined) {
+    try {
+      checkGenerator(opts.generator);
+    } catch (e) {
+      throw new UsageError(`--generator: ${(e as Error).message}`);
+    }
   }
   let pairs: [Configuration, Configuration][];
   try {
@@ -76,6 +77,9 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+  // Each pair's generator: --generator, or what its configurations call for (toolstack
+  // sequences for domctl presets, guest programs otherwise).
+  const generators = pairs.map(([a, b]) => opts.generator ?? defaultGeneratorFor(a, b));
   const seed = opts.seed ?? "hvdiff";
   if (seed.includes("/")) throw new UsageError(`--seed '${seed}': may not contain '/'`);
   const cases = opts.cases === undefined ? null : parseCount("--cases", opts.cases);
@@ -104,7 +108,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
 
   mkdirSync(outDir, { recursive: true });
   const pairNames = pairs.map(([a, b]) => `${a.name}/${b.name}`);
-  const runOptions: RunState["options"] = { seed, generator, pairs: pairs.map(([a, b]) => [a, b]), cases, shard, corpus: opts.corpus ?? null };
+  const runOptions: RunState["options"] = { seed, generator: opts.generator ?? null, pairs: pairs.map(([a, b]) => [a, b]), cases, shard, corpus: opts.corpus ?? null };
   const statePath = join(outDir, RUN_STATE_FILE);
   let state: RunState;
   const agg = new Map<string, Entry>();
@@ -121,7 +125,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     restoreReports(outDir, state, agg);
   } else {
     state = { format: "hvdiff-run/1", options: runOptions, done: pairs.map(() => []), cases: pairs.map(() => 0), signatures: {} };
-    if (corpus !== null) state.corpusSeeds = corpus.seeds(generator);
+    if (corpus !== null) state.corpusSeeds = generators.map((g) => corpus!.seeds(g));
   }
   const corpusAtStart = corpus?.size ?? 0;
 
@@ -142,11 +146,13 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   function* tasks(): Generator<Planned> {
     let seq = 0;
     const signal = corpus !== null;
-    const replay = state.corpusSeeds ?? [];
-    for (let j = 0; j * CHUNK < replay.length; j++) {
-      const seeds = replay.slice(j * CHUNK, (j + 1) * CHUNK);
+    const replay = state.corpusSeeds ?? pairs.map(() => []);
+    const longest = Math.max(0, ...replay.map((r) => r.length));
+    for (let j = 0; j * CHUNK < longest; j++) {
       for (let p = 0; p < pairs.length; p++) {
-        const task = { runSeed: seed, generator, pair: pairs[p]!, from: 0, to: seeds.length, seeds, signal };
+        const seeds = replay[p]!.slice(j * CHUNK, (j + 1) * CHUNK);
+        if (seeds.length === 0) continue;
+        const task = { runSeed: seed, generator: generators[p]!, pair: pairs[p]!, from: 0, to: seeds.length, seeds, signal };
         yield { pair: p, k: -1 - j, task, counted: !done[p]!.has(-1 - j), seq: seq++ };
       }
     }
@@ -155,19 +161,19 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
         if (done[p]!.has(k)) continue;
         const from = k * CHUNK;
         const to = cases === null ? from + CHUNK : Math.min(cases, from + CHUNK);
-        yield { pair: p, k, task: { runSeed: seed, generator, pair: pairs[p]!, from, to, signal }, counted: true, seq: seq++ };
+        yield { pair: p, k, task: { runSeed: seed, generator: generators[p]!, pair: pairs[p]!, from, to, signal }, counted: true, seq: seq++ };
       }
     }
   }
   // Chunk results wait here until every earlier one is folded into the corpus.
-  const pending = new Map<number, ChunkResult>();
+  const pending = new Map<number, { generator: string; r: ChunkResult }>();
   let nextSeq = 0;
-  const absorb = (seq: number, r: ChunkResult): void => {
+  const absorb = (seq: number, generator: string, r: ChunkResult): void => {
     if (corpus === null) return;
-    pending.set(seq, r);
+    pending.set(seq, { generator, r });
     for (let q = pending.get(nextSeq); q !== undefined; q = pending.get(nextSeq)) {
       pending.delete(nextSeq++);
-      corpus.absorb(generator, q);
+      corpus.absorb(q.generator, q.r);
     }
   };
 
@@ -184,7 +190,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   const harnessErrors: ChunkResult["harnessErrors"] = [];
 
   const accept = (t: Planned, r: ChunkResult): void => {
-    absorb(t.seq, r);
+    absorb(t.seq, t.task.generator, r);
     if (!t.counted) return;
     const [p, k] = [t.pair, t.k];
     const changed = new Set<string>();

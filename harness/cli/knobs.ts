@@ -1,23 +1,36 @@
-// `hvdiff knobs`: every preset and every knob, with what it models.
+// `hvdiff knobs`: every preset and every knob, with what it models: the CPU's
+// (harness/config/config.ts) and the hypervisor model's (src/hv/policy.ts).
 
 import { KNOBS, PRESETS } from "../config/config.js";
+import { KNOBS as HV_KNOBS } from "../../src/hv/policy.js";
 
 export function knobsCommand(opts: { json?: boolean }, out: (s: string) => void): number {
   if (opts.json === true) {
-    out(JSON.stringify({ presets: PRESETS, knobs: KNOBS }, null, 2));
+    out(JSON.stringify({ presets: PRESETS, knobs: KNOBS, hypervisorKnobs: HV_KNOBS }, null, 2));
     return 0;
   }
   out("Presets (use with --pair A,B):");
   for (const p of Object.values(PRESETS)) {
-    out(`  ${p.name.padEnd(12)} ${JSON.stringify(p.cpu)}`);
-    out(`  ${"".padEnd(12)} ${p.description}`);
+    out(`  ${p.name.padEnd(24)} cpu ${JSON.stringify(p.cpu)}`);
+    if (p.domctl !== undefined) {
+      for (const [k, v] of Object.entries(p.domctl)) out(`  ${"".padEnd(24)} ${k} = ${v}`);
+    }
+    out(`  ${"".padEnd(24)} ${p.description}`);
   }
   out("");
-  out("Knobs:");
+  out("CPU knobs:");
   for (const k of KNOBS) {
     out(`  ${k.name} = ${k.values.map((v) => JSON.stringify(v)).join(" | ")}`);
     out(`      ${k.models}`);
     for (const d of k.decides) out(`      - ${d}`);
+  }
+  out("");
+  out("Hypervisor knobs (a configuration file sets them by name):");
+  for (const k of HV_KNOBS) {
+    out(`  ${k.name}  [${k.area}]`);
+    out(`      ${k.description}`);
+    out(`      models: ${k.models}`);
+    for (const v of k.values) out(`      - ${JSON.stringify(v.value)}: ${v.models}`);
   }
   return 0;
 }

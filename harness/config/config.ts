@@ -1,15 +1,25 @@
 // Configurations: what one side of a differential run is. A configuration is a plain
-// object (the CPU model and, once the hypervisor models land, their knobs); a preset is
-// a named one; a pair is two. `--pair A,B` takes preset names or configuration files.
+// object (the CPU model and the hypervisor model's knobs); a preset is a named one; a
+// pair is two. `--pair A,B` takes preset names or configuration files.
 
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { PlantedBug, Vendor } from "../../src/cpu/cpuid.js";
+import { DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, knobValueProblem, type DomctlPolicy } from "../../src/hv/policy.js";
 
 export interface Configuration {
   name: string;
   description: string;
   cpu: { vendor: Vendor; fred: boolean; plant?: PlantedBug };
+  /** The domain-construction knobs (src/hv/policy.ts), every one set; toolstack sequences run under them. */
+  domctl?: DomctlPolicy;
+}
+
+/** The policy toolstack sequences run under on a configuration that sets none. */
+export const DEFAULT_DOMCTL_PRESET = "xen-4.21";
+
+function domctlPreset(name: string): Configuration {
+  return { name, description: DOMCTL_PRESET_DESCRIPTIONS[name]!, cpu: { vendor: "intel", fred: false }, domctl: { ...DOMCTL_PRESETS[name]! } };
 }
 
 export const PRESETS: Readonly<Record<string, Configuration>> = {
@@ -28,6 +38,9 @@ export const PRESETS: Readonly<Record<string, Configuration>> = {
     description: "Intel CPU with FRED: a guest that enables CR4.FRED gets SYSCALL as an event, RCX and R11 unchanged",
     cpu: { vendor: "intel", fred: true },
   },
+  "xen-4.21": domctlPreset("xen-4.21"),
+  "cdf-is-32bits-v1": domctlPreset("cdf-is-32bits-v1"),
+  "cdf-is-32bits-reviewed": domctlPreset("cdf-is-32bits-reviewed"),
 };
 
 export interface Knob {
@@ -77,6 +90,7 @@ export const KNOBS: readonly Knob[] = [
 export const DEFAULT_PAIRS: readonly (readonly [string, string])[] = [
   ["intel", "amd"],
   ["intel", "intel-fred"],
+  ["xen-4.21", "cdf-is-32bits-v1"],
 ];
 
 const CONFIG_SCHEMA = {
@@ -96,6 +110,7 @@ const CONFIG_SCHEMA = {
         plant: { enum: ["cmc-af"] },
       },
     },
+    domctl: { type: "object", additionalProperties: { type: "string" } },
   },
 } as const;
 
@@ -112,7 +127,16 @@ export function parseConfiguration(v: unknown, where: string): Configuration {
     throw new ConfigError(`${where}: ${at}${e.message ?? e.keyword}${extra}`);
   }
   const c = v as unknown as Configuration;
-  return { name: c.name, description: c.description ?? "", cpu: { ...c.cpu } };
+  const out: Configuration = { name: c.name, description: c.description ?? "", cpu: { ...c.cpu } };
+  if (c.domctl !== undefined) {
+    // Knobs not given keep their xen-4.21 value.
+    for (const [k, value] of Object.entries(c.domctl)) {
+      const problem = knobValueProblem(k, value, DOMCTL_KNOBS);
+      if (problem !== null) throw new ConfigError(`${where}: domctl.${k}: ${problem}`);
+    }
+    out.domctl = { ...DOMCTL_PRESETS[DEFAULT_DOMCTL_PRESET]!, ...c.domctl };
+  }
+  return out;
 }
 
 /** A preset name, or a path to a JSON configuration file. */

@@ -3,8 +3,10 @@
 // whether its prefix can be snapshotted). The hypervisor issues add theirs here.
 
 import type { PairOptions } from "../run/pair.js";
+import type { Configuration } from "../config/config.js";
 import { Ia32eGenerator, IA32E_GENERATOR } from "./ia32e.js";
 import { SCRATCH, type Program } from "./program.js";
+import { DOMCTL_GENERATOR, DOMCTL_STRATEGIES_GENERATOR, generateDomctl, generateStrategies, type DomctlProgram } from "./domctl.js";
 
 export interface ProgramGenerator {
   /** Name and version (`ia32e@1`): reports record it, replay needs the same. */
@@ -23,15 +25,55 @@ const GENERATORS: ProgramGenerator[] = [
   },
 ];
 
+/** Generators of toolstack sequences (domctl cases) rather than guest programs. */
+export interface DomctlGenerator {
+  name: string;
+  description: string;
+  generate(random: () => number, seed: string): DomctlProgram;
+}
+
+const DOMCTL_GENERATORS: DomctlGenerator[] = [
+  {
+    name: DOMCTL_GENERATOR,
+    description: "toolstack sequences in libxl's order and shuffled, repeated, with bad flags and sizes, on x86, arm64 and arm32; each run under A and B",
+    generate: generateDomctl,
+  },
+  {
+    name: DOMCTL_STRATEGIES_GENERATOR,
+    description: "two builds of one domain: the width fixed by XEN_DOMCTL_CDF_is_32bits (or the default) under A, by set_address_size under B",
+    generate: generateStrategies,
+  },
+];
+
 export const DEFAULT_GENERATOR = IA32E_GENERATOR;
 
 export function generatorNames(): string[] {
-  return GENERATORS.map((g) => g.name);
+  return [...GENERATORS, ...DOMCTL_GENERATORS].map((g) => g.name);
 }
 
-/** The generator `name` (with or without its version); throws for an unknown one. */
+const named = (name: string) => (x: { name: string }) => x.name === name || x.name.split("@")[0] === name;
+
+/** The program generator `name` (with or without its version); throws for an unknown one. */
 export function generatorFor(name: string): ProgramGenerator {
-  const g = GENERATORS.find((x) => x.name === name || x.name.split("@")[0] === name);
-  if (g === undefined) throw new Error(`unknown generator '${name}' (${generatorNames().join(", ")})`);
+  const g = GENERATORS.find(named(name));
+  if (g === undefined) {
+    if (DOMCTL_GENERATORS.some(named(name))) throw new Error(`'${name}' generates toolstack sequences, not guest programs`);
+    throw new Error(`unknown generator '${name}' (${generatorNames().join(", ")})`);
+  }
   return g;
+}
+
+/** The toolstack generator `name`, or null when `name` is not one. */
+export function domctlGeneratorFor(name: string): DomctlGenerator | null {
+  return DOMCTL_GENERATORS.find(named(name)) ?? null;
+}
+
+/** Throws for a name no generator has. */
+export function checkGenerator(name: string): void {
+  if (domctlGeneratorFor(name) === null) generatorFor(name);
+}
+
+/** What a pair runs when --generator is not given: toolstack sequences for domctl configurations, else guest programs. */
+export function defaultGeneratorFor(A: Configuration, B: Configuration): string {
+  return A.domctl !== undefined || B.domctl !== undefined ? DOMCTL_GENERATOR : DEFAULT_GENERATOR;
 }

@@ -6,6 +6,7 @@
 
 import { layout, type Item, type Program } from "../gen/program.js";
 import { disassemble } from "../disasm.js";
+import { ddmin } from "./ddmin.js";
 
 /** [offset, length] of each instruction of `code` (for a code size of 4 or 8 bytes). */
 function instructions(code: Uint8Array, codeSize: number): [number, number][] {
@@ -50,38 +51,8 @@ export function minimize(p: Program, keeps: (candidate: Program) => boolean, bud
     return keeps({ ...p, items });
   };
 
-  // ddmin: at granularity n, try each chunk alone, then each complement.
-  let items = p.items.slice();
-  let n = 2;
-  while (items.length >= 2 && tries < budget) {
-    const chunk = Math.ceil(items.length / n);
-    let reduced = false;
-    for (let start = 0; start < items.length && !reduced; start += chunk) {
-      const subset = items.slice(start, start + chunk);
-      if (subset.length < items.length && test(subset)) {
-        items = subset;
-        n = 2;
-        reduced = true;
-      }
-    }
-    for (let start = 0; start < items.length && !reduced; start += chunk) {
-      const complement = [...items.slice(0, start), ...items.slice(start + chunk)];
-      if (complement.length > 0 && test(complement)) {
-        items = complement;
-        n = Math.max(n - 1, 2);
-        reduced = true;
-      }
-    }
-    if (!reduced) {
-      if (n >= items.length) break;
-      n = Math.min(items.length, n * 2);
-    }
-  }
-  // A single item may itself be removable when it is not the last one.
-  for (let k = items.length - 1; k >= 0 && items.length > 1 && tries < budget; k--) {
-    const without = [...items.slice(0, k), ...items.slice(k + 1)];
-    if (test(without)) items = without;
-  }
+  // Over items; a test beyond the budget fails, so ddmin ends with what it has.
+  let items = ddmin(p.items, test);
 
   // Instructions within items: each replaced by NOPs of its length (offsets and branches
   // stay valid), then the NOPs taken out where that still keeps the finding.

@@ -14,6 +14,8 @@ import type { Difference } from "../../src/case/diff.js";
 import type { DecisionOut, FirstDivergence } from "../run/pair.js";
 import type { Finding } from "../run/finding.js";
 import type { Item, Program } from "../gen/program.js";
+import type { DomctlOpJson, DomctlProgram } from "../gen/domctl.js";
+import type { DomctlFinding } from "../run/domctl.js";
 import { formatBytes, hexNumber, parseBytes } from "../../src/case/hex.js";
 
 import { PACKAGE_ROOT as ROOT, TOOL_VERSION } from "../package.js";
@@ -29,6 +31,29 @@ export interface ProgramJson {
   maxSteps: number;
 }
 
+/** A toolstack sequence as a report keeps it (harness/gen/domctl.ts). */
+export interface DomctlProgramJson {
+  arch: DomctlProgram["arch"];
+  ops: DomctlOpJson[];
+  altOps?: DomctlOpJson[];
+  strategies?: string;
+}
+
+export function isDomctlProgramJson(p: ProgramJson | DomctlProgramJson): p is DomctlProgramJson {
+  return "ops" in p;
+}
+
+export function domctlProgramJson(p: DomctlProgram): DomctlProgramJson {
+  const out: DomctlProgramJson = { arch: p.arch, ops: p.ops };
+  if (p.altOps !== undefined) out.altOps = p.altOps;
+  if (p.strategies !== undefined) out.strategies = p.strategies;
+  return out;
+}
+
+export function domctlProgramFrom(j: DomctlProgramJson, generator: string, seed: string): DomctlProgram {
+  return { generator, seed, ...j };
+}
+
 export interface Report {
   format: typeof REPORT_FORMAT;
   tool: { name: "hvdiff"; version: string };
@@ -39,10 +64,13 @@ export interface Report {
   count: number;
   seeds: string[];
   compare: { prefixed: boolean; scratch: { addr: string; len: number }[] };
-  original: { case: Record<string, unknown>; program: ProgramJson; size: { items: number; bytes: number } };
-  minimized: { case: Record<string, unknown>; program: ProgramJson; size: { items: number; bytes: number }; tries: number };
+  /** `items`: a program's items or a sequence's ops; `bytes`: a program's code bytes. */
+  original: { case: Record<string, unknown>; program: ProgramJson | DomctlProgramJson; size: { items: number; bytes?: number } };
+  minimized: { case: Record<string, unknown>; program: ProgramJson | DomctlProgramJson; size: { items: number; bytes?: number }; tries: number };
   diffs?: Difference[];
   first?: FirstDivergence & { item?: { index: number; kind: string } };
+  /** A toolstack sequence's first differing op: each side's return value, the rule that decided it, the knobs' decisions. */
+  firstOp?: NonNullable<DomctlFinding["first"]>;
   crash?: NonNullable<Finding["crash"]>;
   /** The configuration-dependent decisions each side made that the other did not (why they differ). */
   decisions?: { a: DecisionOut[]; b: DecisionOut[] };

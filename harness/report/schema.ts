@@ -20,6 +20,7 @@ const configuration = {
       additionalProperties: false,
       properties: { vendor: { enum: ["intel", "amd"] }, fred: { type: "boolean" }, plant: { enum: ["cmc-af"] } },
     },
+    domctl: { type: "object", additionalProperties: { type: "string" } },
   },
 } as const;
 
@@ -66,9 +67,46 @@ const program = {
   properties: { start: { enum: ["long64", "compat32"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 } },
 } as const;
 
+const domctlOp = { type: "object", required: ["op"], properties: { op: { type: "string" } } } as const;
+
+const domctlProgram = {
+  type: "object",
+  required: ["arch", "ops"],
+  additionalProperties: false,
+  properties: {
+    arch: { enum: ["x86", "arm64", "arm32"] },
+    ops: { type: "array", items: domctlOp },
+    altOps: { type: "array", items: domctlOp },
+    strategies: { type: "string" },
+  },
+} as const;
+
+const anyProgram = { anyOf: [program, domctlProgram] } as const;
+
+const domctlOpSide = {
+  type: "object",
+  required: ["ret", "errno", "explain", "decisions"],
+  additionalProperties: false,
+  properties: {
+    ret: { type: "integer", maximum: 0 },
+    errno: { type: ["string", "null"] },
+    explain: { type: "string" },
+    decisions: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["branch", "why"],
+        additionalProperties: false,
+        properties: { knob: { type: "string" }, value: { type: "string" }, branch: { type: "string" }, why: { type: "string" } },
+      },
+    },
+    out: { type: "object" },
+  },
+} as const;
+
 const size = {
   type: "object",
-  required: ["items", "bytes"],
+  required: ["items"],
   additionalProperties: false,
   properties: { items: { type: "integer", minimum: 0 }, bytes: { type: "integer", minimum: 0 } },
 } as const;
@@ -119,13 +157,13 @@ export const REPORT_SCHEMA = {
       type: "object",
       required: ["case", "program", "size"],
       additionalProperties: false,
-      properties: { case: { type: "object" }, program, size },
+      properties: { case: { type: "object" }, program: anyProgram, size },
     },
     minimized: {
       type: "object",
       required: ["case", "program", "size", "tries"],
       additionalProperties: false,
-      properties: { case: { type: "object" }, program, size, tries: { type: "integer", minimum: 0 } },
+      properties: { case: { type: "object" }, program: anyProgram, size, tries: { type: "integer", minimum: 0 } },
     },
     diffs: { type: "array", items: difference },
     first: {
@@ -146,6 +184,12 @@ export const REPORT_SCHEMA = {
         },
         diffs: { type: "array", items: difference },
       },
+    },
+    firstOp: {
+      type: "object",
+      required: ["index", "op", "a", "b"],
+      additionalProperties: false,
+      properties: { index: { type: "integer", minimum: 0 }, op: domctlOp, a: domctlOpSide, b: domctlOpSide },
     },
     crash: {
       type: "object",

@@ -5,7 +5,7 @@
 // as text and never interpreted.
 
 import type { Difference } from "../../src/case/diff.js";
-import { mergeReports, readReport, ReportError, type ProgramJson, type Report } from "./report.js";
+import { isDomctlProgramJson, mergeReports, readReport, ReportError, type ProgramJson, type Report } from "./report.js";
 
 /** Seeds listed per signature in the text output (the HTML lists all the report has). */
 const TEXT_SEEDS = 5;
@@ -87,7 +87,9 @@ function pairName(r: Report): string {
   return `${r.pair.a.name}/${r.pair.b.name}`;
 }
 
-function sizeText(s: { items: number; bytes: number }): string {
+function sizeText(s: { items: number; bytes?: number }): string {
+  // A toolstack sequence counts ops and has no code bytes.
+  if (s.bytes === undefined) return `${s.items} op${s.items === 1 ? "" : "s"}`;
   return `${s.items} item${s.items === 1 ? "" : "s"}, ${s.bytes} byte${s.bytes === 1 ? "" : "s"}`;
 }
 
@@ -113,14 +115,20 @@ export function triageText(t: Triage): string[] {
       const item = f.item === undefined ? "" : `, item ${f.item.index}: ${oneLine(f.item.kind)}`;
       field("first", `${oneLine(f.mode)} rip ${f.rip}  ${f.bytes}  ${oneLine(f.disasm)}  (step ${f.step}${item})`);
       more(diffLines(f.diffs, r));
-    } else if (r.kind === "divergence") {
+    } else if (r.firstOp !== undefined) {
+      const f = r.firstOp;
+      field("first op", `${f.index}: ${oneLine(JSON.stringify(f.op))}`);
+      more([`A ${oneLine(f.a.explain)}`, `B ${oneLine(f.b.explain)}`]);
+      const knobs = (["a", "b"] as const).flatMap((side) => f[side].decisions.filter((d) => d.knob !== undefined).map((d) => `${side.toUpperCase()} ${oneLine(d.knob!)}=${oneLine(d.value ?? "")}: ${oneLine(d.why)}`));
+      if (knobs.length > 0) more(knobs);
+    } else if (r.kind === "divergence" && !isDomctlProgramJson(r.original.program)) {
       field("first", "(not located)");
     }
     if (r.crash !== undefined) {
       const c = r.crash;
       field("crash", `on ${c.side.toUpperCase()} (${oneLine(c.configuration)}): ${oneLine(c.message)}`);
     }
-    if (r.first === undefined && r.diffs !== undefined && r.diffs.length > 0) {
+    if ((r.first === undefined || r.firstOp !== undefined) && r.diffs !== undefined && r.diffs.length > 0) {
       field("diffs", "at the end of the run:");
       more(diffLines(r.diffs, r));
     }
@@ -223,6 +231,15 @@ function sectionHtml(e: TriageEntry, n: number): string {
     h.push(diffTable(f.diffs, r, "first-diffs"));
     h.push("</div>");
   }
+  if (r.firstOp !== undefined) {
+    const f = r.firstOp;
+    h.push('<h3>First differing op</h3><div class="first">');
+    h.push(`<p>op ${f.index}: <code>${escapeHtml(JSON.stringify(f.op))}</code></p>`);
+    const side = (x: typeof f.a) =>
+      `<td><b>${x.errno ?? x.ret}</b><br>${escapeHtml(x.explain)}<ul>${x.decisions.map((d) => `<li>${d.knob !== undefined ? `<code>${escapeHtml(d.knob)}=${escapeHtml(d.value ?? "")}</code> ` : ""}${escapeHtml(d.branch)}: ${escapeHtml(d.why)}</li>`).join("")}</ul></td>`;
+    h.push(`<table class="ops"><thead><tr><th>A: ${escapeHtml(r.pair.a.name)}</th><th>B: ${escapeHtml(r.pair.b.name)}</th></tr></thead><tbody><tr>${side(f.a)}${side(f.b)}</tr></tbody></table>`);
+    h.push("</div>");
+  }
   if (r.crash !== undefined) {
     const c = r.crash;
     h.push('<h3>Crash</h3><div class="crash">');
@@ -242,12 +259,20 @@ function sectionHtml(e: TriageEntry, n: number): string {
   h.push(r.diffs === undefined || r.diffs.length === 0 ? '<p class="final-diffs">none recorded</p>' : diffTable(r.diffs, r, "final-diffs"));
 
   const m = r.minimized;
-  h.push("<h3>Minimized program</h3>");
-  h.push(
-    `<p class="size">${sizeText(m.size)}, from ${sizeText(r.original.size)} (${m.tries} tries); ` +
-      `starts in ${escapeHtml(m.program.start)}, at most ${m.program.maxSteps} steps</p>`,
-  );
-  h.push(itemsTable(m.program));
+  const mp = m.program;
+  if (isDomctlProgramJson(mp)) {
+    h.push("<h3>Minimized sequence</h3>");
+    h.push(`<p class="size">${sizeText(m.size)}, from ${sizeText(r.original.size)} (${m.tries} tries); ${escapeHtml(mp.arch)}${mp.strategies !== undefined ? ` · strategies ${escapeHtml(mp.strategies)}` : ""}</p>`);
+    const list = (ops: readonly object[]) => `<ol class="ops" start="0">${ops.map((o) => `<li><code>${escapeHtml(JSON.stringify(o))}</code></li>`).join("")}</ol>`;
+    h.push(mp.altOps === undefined ? list(mp.ops) : `<p>A runs:</p>${list(mp.ops)}<p>B runs:</p>${list(mp.altOps)}`);
+  } else {
+    h.push("<h3>Minimized program</h3>");
+    h.push(
+      `<p class="size">${sizeText(m.size)}, from ${sizeText(r.original.size)} (${m.tries} tries); ` +
+        `starts in ${escapeHtml(mp.start)}, at most ${mp.maxSteps} steps</p>`,
+    );
+    h.push(itemsTable(mp));
+  }
 
   h.push("<h3>Seeds</h3>");
   const unlisted = r.count - r.seeds.length;

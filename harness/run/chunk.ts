@@ -8,13 +8,15 @@
 
 import seedrandom from "seedrandom";
 import type { Configuration } from "../config/config.js";
-import { generatorFor, type ProgramGenerator } from "../gen/registry.js";
+import { domctlGeneratorFor, generatorFor, type ProgramGenerator } from "../gen/registry.js";
+import type { DomctlProgram } from "../gen/domctl.js";
+import { domctlCaseJson, domctlSignal, evaluateDomctl, minimizeDomctl, type DomctlFinding } from "./domctl.js";
 import { itemAddresses, toCase, toRunnable, type Program } from "../gen/program.js";
 import { minimize } from "../minimize/minimize.js";
 import { PairRunner, type PairOptions } from "./pair.js";
 import { evaluate, findingOf, runBounded, type Finding } from "./finding.js";
 import { runWithSignal } from "./signal.js";
-import { compareSeeds, MAX_SEEDS, portableStack, programJson, scratchJson, TOOL_VERSION, type Report } from "../report/report.js";
+import { compareSeeds, domctlProgramJson, MAX_SEEDS, portableStack, programJson, scratchJson, TOOL_VERSION, type Report } from "../report/report.js";
 import { REPORT_FORMAT } from "../report/schema.js";
 
 export interface ChunkTask {
@@ -55,12 +57,46 @@ export function programFor(gen: ProgramGenerator, seed: string): Program {
 
 let runner: PairRunner | null = null;
 
-export function runChunk(task: ChunkTask): ChunkResult {
+/** One case run as a pair: its finding's signature (null: none), and how to report it. */
+interface Evaluated {
+  signature: string | null;
+  stepLimited: boolean;
+  signal?: Set<string>;
+  report(): Report;
+}
+
+/** How a chunk's cases are generated and judged: guest programs, or toolstack sequences. */
+function evaluator(task: ChunkTask): (seed: string) => Evaluated {
+  const [A, B] = task.pair;
+  const dg = domctlGeneratorFor(task.generator);
+  if (dg !== null) {
+    return (seed) => {
+      const program = dg.generate(seedrandom(seed), seed);
+      const f = evaluateDomctl(program, A, B);
+      const out: Evaluated = { signature: f?.signature ?? null, stepLimited: false, report: () => buildDomctlReport(dg.name, task, program, f!) };
+      if (task.signal === true) out.signal = domctlSignal(program, A, B, f);
+      return out;
+    };
+  }
   runner ??= new PairRunner();
   const r = runner;
   const gen = generatorFor(task.generator);
-  const [A, B] = task.pair;
   const opts: PairOptions = gen.compare;
+  return (seed) => {
+    const program = programFor(gen, seed);
+    if (task.signal === true) {
+      const run = runWithSignal(r, gen, program, seed, A, B);
+      const f = run.finding;
+      return { signature: f?.signature ?? null, stepLimited: run.stepLimited, signal: run.signal, report: () => buildReport(r, gen, task, program, seed, f!) };
+    }
+    const run = runBounded(r, toRunnable(program, seed), A, B, opts);
+    const f = findingOf(r, run.c, run.verdict, A, B, opts);
+    return { signature: f?.signature ?? null, stepLimited: run.stepLimited, report: () => buildReport(r, gen, task, program, seed, f!) };
+  };
+}
+
+export function runChunk(task: ChunkTask): ChunkResult {
+  const evaluate = evaluator(task);
   const bySig = new Map<string, { count: number; seeds: string[]; report?: Report }>();
   let stepLimits = 0;
   const harnessErrors: ChunkResult["harnessErrors"] = [];
@@ -68,36 +104,28 @@ export function runChunk(task: ChunkTask): ChunkResult {
   const signals: NonNullable<ChunkResult["signals"]> = [];
   const seen = new Set<string>();
   for (const seed of seeds) {
-    let finding: Finding | null;
-    let program: Program;
     try {
-      program = programFor(gen, seed);
-      if (task.signal === true) {
-        const run = runWithSignal(r, gen, program, seed, A, B);
-        if (run.stepLimited) stepLimits++;
-        finding = run.finding;
+      const run = evaluate(seed);
+      if (run.stepLimited) stepLimits++;
+      if (run.signal !== undefined) {
         const fresh = [...run.signal].filter((f) => !seen.has(f));
         for (const f of fresh) seen.add(f);
         if (fresh.length > 0) signals.push({ seed, features: fresh });
-      } else {
-        const run = runBounded(r, toRunnable(program, seed), A, B, opts);
-        if (run.stepLimited) stepLimits++;
-        finding = findingOf(r, run.c, run.verdict, A, B, opts);
       }
-      if (finding !== null) {
-        let entry = bySig.get(finding.signature);
+      if (run.signature !== null) {
+        let entry = bySig.get(run.signature);
         if (entry === undefined) {
           entry = { count: 0, seeds: [] };
-          bySig.set(finding.signature, entry);
-          const known = task.known[finding.signature];
-          if (known === undefined || compareSeeds(seed, known) < 0) entry.report = buildReport(r, gen, task, program, seed, finding);
+          bySig.set(run.signature, entry);
+          const known = task.known[run.signature];
+          if (known === undefined || compareSeeds(seed, known) < 0) entry.report = run.report();
         }
         entry.count++;
         if (entry.seeds.length < MAX_SEEDS) entry.seeds.push(seed);
       }
     } catch (e) {
-      // A bug of the generator or the harness (the emulator's are crash findings already):
-      // kept and reported, and the run goes on.
+      // A bug of the generator or the harness (the emulator's and the model's are crash
+      // findings already): kept and reported, and the run goes on.
       const message = e instanceof Error ? e.message : String(e);
       harnessErrors.push({ seed, message, stack: portableStack(e instanceof Error && e.stack !== undefined ? e.stack : message) });
     }
@@ -106,6 +134,35 @@ export function runChunk(task: ChunkTask): ChunkResult {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([signature, e]) => (e.report === undefined ? { signature, count: e.count, seeds: e.seeds } : { signature, count: e.count, seeds: e.seeds, report: e.report }));
   return { cases: seeds.length, harnessErrors, stepLimits, findings, ...(task.signal === true ? { signals } : {}) };
+}
+
+/** The report of a toolstack finding: the sequence and its minimized form, the first differing op with each side's rule. */
+export function buildDomctlReport(generator: string, task: Pick<ChunkTask, "pair">, program: DomctlProgram, f: DomctlFinding): Report {
+  const [A, B] = task.pair;
+  const m = minimizeDomctl(program, (c) => evaluateDomctl(c, A, B)?.signature === f.signature);
+  const min = m.program;
+  const final = evaluateDomctl(min, A, B) ?? f;
+  const report: Report = {
+    format: REPORT_FORMAT,
+    tool: { name: "hvdiff", version: TOOL_VERSION },
+    kind: f.kind,
+    signature: f.signature,
+    pair: { a: A, b: B },
+    generator: { name: generator, seed: program.seed },
+    count: 1,
+    seeds: [program.seed],
+    compare: { prefixed: false, scratch: [] },
+    original: { case: domctlCaseJson(program), program: domctlProgramJson(program), size: { items: program.ops.length + (program.altOps?.length ?? 0) } },
+    minimized: { case: domctlCaseJson(min), program: domctlProgramJson(min), size: { items: min.ops.length + (min.altOps?.length ?? 0) }, tries: m.tries },
+    replay: "",
+  };
+  if (final.kind === "divergence") {
+    report.diffs = final.diffs;
+    if (final.first !== null) report.firstOp = final.first;
+  } else if (final.crash !== undefined) {
+    report.crash = { ...final.crash, stack: portableStack(final.crash.stack) };
+  }
+  return report;
 }
 
 /** Minimize, locate and describe one finding. */

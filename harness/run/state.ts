@@ -12,15 +12,16 @@ export interface RunState {
   format: "hvdiff-run/1";
   options: {
     seed: string;
-    generator: string;
+    /** --generator, or null: each pair's own (defaultGeneratorFor). */
+    generator: string | null;
     pairs: [Configuration, Configuration][];
     cases: number | null;
     shard: { index: number; count: number };
     /** `--corpus DIR`, or null. */
     corpus: string | null;
   };
-  /** With a corpus: the seeds it held for the run's generator when the run began (replayed first, as chunks -1, -2, ...). */
-  corpusSeeds?: string[];
+  /** With a corpus, per pair: the seeds it held for the pair's generator when the run began (replayed first, as chunks -1, -2, ...). */
+  corpusSeeds?: string[][];
   /** Per pair: the chunk numbers done. */
   done: number[][];
   /** Per pair: cases run. */
@@ -34,7 +35,7 @@ const SCHEMA = {
   properties: {
     format: { const: "hvdiff-run/1" },
     options: { type: "object", required: ["seed", "generator", "pairs", "cases", "shard", "corpus"] },
-    corpusSeeds: { type: "array", items: { type: "string" } },
+    corpusSeeds: { type: "array", items: { type: "array", items: { type: "string" } } },
     done: { type: "array", items: { type: "array", items: { type: "integer" } } },
     cases: { type: "array", items: { type: "integer", minimum: 0 } },
     signatures: {

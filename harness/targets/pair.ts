@@ -1,7 +1,7 @@
 // A coverage-guided fuzzing target (jsfuzz; Jazzer.js's native module does not load on
 // every machine): `fuzz(buf)` turns the driver's bytes into one pair run.
 //
-//   byte 0     the pair, among DEFAULT_PAIRS (modulo their number)
+//   byte 0     the pair, among the DEFAULT_PAIRS of guest programs (modulo their number)
 //   bytes 1..  the generator's choices, 4 bytes (little-endian) a choice, as a number in
 //              [0, 1); once the bytes run out, a fixed seeded stream goes on
 //
@@ -19,7 +19,7 @@
 import { createHash } from "node:crypto";
 import seedrandom from "seedrandom";
 import { DEFAULT_PAIRS, PRESETS, type Configuration } from "../config/config.js";
-import { DEFAULT_GENERATOR, generatorFor } from "../gen/registry.js";
+import { DEFAULT_GENERATOR, defaultGeneratorFor, generatorFor } from "../gen/registry.js";
 import type { Program } from "../gen/program.js";
 import { PairRunner } from "../run/pair.js";
 import { runWithSignal } from "../run/signal.js";
@@ -51,9 +51,12 @@ export interface TargetInput {
   seed: string;
 }
 
+/** The default pairs whose cases are guest programs (the toolstack pair's are not). */
+const PROGRAM_PAIRS = DEFAULT_PAIRS.filter(([a, b]) => defaultGeneratorFor(PRESETS[a]!, PRESETS[b]!) === DEFAULT_GENERATOR);
+
 /** What the bytes `buf` stand for: a pair and a program of the default generator. */
 export function decodeInput(buf: Uint8Array): TargetInput {
-  const [a, b] = DEFAULT_PAIRS[buf.length === 0 ? 0 : buf[0]! % DEFAULT_PAIRS.length]!;
+  const [a, b] = PROGRAM_PAIRS[buf.length === 0 ? 0 : buf[0]! % PROGRAM_PAIRS.length]!;
   const seed = `jsfuzz/${createHash("sha256").update(buf).digest("hex").slice(0, 16)}`;
   const program = generatorFor(DEFAULT_GENERATOR).generate(bytesRandom(buf, 1), seed);
   return { pair: [PRESETS[a]!, PRESETS[b]!], program, seed };

@@ -8,6 +8,7 @@ import { hexNumber, parseBytes, parseHex64, parseHexNumber, type Hex64 } from ".
 import { GPR_NAMES } from "../cpu/state.js";
 import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
 import type { CpuModel, Vendor } from "../cpu/cpuid.js";
+import { DomctlError, parseDomctl, type DomctlCase } from "../hv/xen/domctl/case.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
 export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
@@ -82,7 +83,26 @@ function describe(e: ErrorObject): CaseError {
   }
 }
 
-/** Validate and convert one case object. Throws CaseError. */
+/** A case of either kind: a guest program, or a toolstack sequence of domctls. */
+export type AnyCase = { kind: "program"; case: Case } | { kind: "domctl"; id: string | number | null; domctl: DomctlCase };
+
+/** Validate and convert one case object of either kind. Throws CaseError. */
+export function parseAnyCase(input: unknown): AnyCase {
+  if (!validate(input)) throw describe(validate.errors![0]!);
+  const o = input as Record<string, unknown>;
+  if (o["domctl"] === undefined) return { kind: "program", case: parseCase(input) };
+  // A toolstack sequence runs no guest: the program's fields mean nothing to it.
+  const extra = Object.keys(o).find((k) => k !== "id" && k !== "domctl");
+  if (extra !== undefined) throw new CaseError(extra, "only for a guest program (`code`), not with `domctl`");
+  try {
+    return { kind: "domctl", id: (o["id"] as string | number | undefined) ?? null, domctl: parseDomctl(o["domctl"], "domctl") };
+  } catch (e) {
+    if (e instanceof DomctlError) throw new CaseError(e.field, e.problem);
+    throw e;
+  }
+}
+
+/** Validate and convert one guest-program case. Throws CaseError. */
 export function parseCase(input: unknown): Case {
   if (!validate(input)) throw describe(validate.errors![0]!);
   const c = input as Record<string, unknown> & {
@@ -103,9 +123,9 @@ export function parseCase(input: unknown): Case {
   };
   const id = (c["id"] as string | number | undefined) ?? null;
 
-  // Capabilities that later issues bring ("Xen HVM guest ABI model", "Domain
-  // construction"): refused, never half-run.
-  if (c.domctl !== undefined) throw new CaseError("domctl", "toolstack sequences are not implemented yet");
+  if (c.domctl !== undefined) throw new CaseError("domctl", "a toolstack sequence, not a guest program");
+  if (c["mode"] === undefined) throw new CaseError("mode", "is required");
+  // A capability a later issue brings ("Xen HVM guest ABI model"): refused, never half-run.
   if (c.hv !== undefined) throw new CaseError("hv.model", `'${c.hv.model}' is not implemented yet`);
 
   const ram = c.ram ?? DEFAULT_RAM;

@@ -13,7 +13,6 @@ export const CASE_SCHEMA = {
   title: "hvdiff case",
   type: "object",
   additionalProperties: false,
-  required: ["mode"],
   properties: {
     id: { type: ["string", "number"] },
     mode: { enum: ["real16", "prot32", "compat32", "long64"] },
@@ -70,6 +69,7 @@ export const CASE_SCHEMA = {
       properties: {
         arch: { enum: ["x86", "arm64", "arm32"] },
         preset: { type: "string" },
+        knobs: { type: "object", additionalProperties: { type: "string" } },
         ops: { type: "array", items: { type: "object", required: ["op"] } },
       },
     },

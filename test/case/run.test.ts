@@ -3,6 +3,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { CaseRunner } from "../../src/case/run.js";
+import type { CaseResult } from "../../src/case/result.js";
 import { parseCase } from "../../src/case/case.js";
 import { TWO_BYTE } from "../../src/cpu/decode/opcodes.js";
 import type { Entry } from "../../src/cpu/decode/table.js";
@@ -24,9 +25,10 @@ describe("CaseRunner", () => {
     const runner = new CaseRunner();
     const a = execText(runner, JSON.stringify({ id: "a", mode: "long64", base: "0x1000", code: "90 0fa2 90" }), "t:1");
     const b = execText(runner, JSON.stringify({ id: "b", mode: "long64", base: "0x1000", code: "90 f4" }), "t:2");
-    expect(a.ok && a.result.exit).toEqual({ kind: "crash", message: "boom in a handler" });
-    expect(a.ok && a.result.regs["rip"]).toBe("0x1001");
-    expect(b.ok && b.result.exit).toEqual({ kind: "hlt" });
+    const [ra, rb] = [a.ok ? (a.result as CaseResult) : null, b.ok ? (b.result as CaseResult) : null];
+    expect(ra?.exit).toEqual({ kind: "crash", message: "boom in a handler" });
+    expect(ra?.regs["rip"]).toBe("0x1001");
+    expect(rb?.exit).toEqual({ kind: "hlt" });
   });
 
   it("each case starts from the booted machine: memory and registers of the previous case are gone", () => {
