@@ -7,7 +7,7 @@
 
 import { Emit, RAX, RCX, RDX, R11, RSP, type Bits } from "./emit.js";
 import { EXCLUDED, EXCLUDED_CODES, SequenceGenerator, type Target } from "./sequence.js";
-import { iced } from "./iced.js";
+import { iced, withIcedArena } from "./iced.js";
 import { CODE_SELECTOR, BODY, CONT, DATA, DATA_USED, EVENT_STACK, type BodyMode, type Item, type Program } from "./program.js";
 import { KIT } from "./kit/ia32e.js";
 
@@ -94,6 +94,10 @@ export class Ia32eGenerator {
    * (every kind when not given).
    */
   program(seed: string, opts: { count?: number; kinds?: readonly string[] } = {}): Program {
+    return withIcedArena(() => this.draw(seed, opts));
+  }
+
+  private draw(seed: string, opts: { count?: number; kinds?: readonly string[] }): Program {
     const start: BodyMode = this.chance(0.6) ? "long64" : "compat32";
     const st: State = { mode: start, ring: 0 };
     const n = opts.count ?? this.int(4, 24);
