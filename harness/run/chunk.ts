@@ -136,6 +136,20 @@ export function runChunk(task: ChunkTask): ChunkResult {
   return { cases: seeds.length, harnessErrors, stepLimits, findings, ...(task.signal === true ? { signals } : {}) };
 }
 
+/** What every report starts with: the tool, the finding's kind and signature, the pair, the generator and seed. */
+function reportHead(f: { kind: Report["kind"]; signature: string }, pair: [Configuration, Configuration], generator: string, seed: string): Pick<Report, "format" | "tool" | "kind" | "signature" | "pair" | "generator" | "count" | "seeds"> {
+  return {
+    format: REPORT_FORMAT,
+    tool: { name: "hvdiff", version: TOOL_VERSION },
+    kind: f.kind,
+    signature: f.signature,
+    pair: { a: pair[0], b: pair[1] },
+    generator: { name: generator, seed },
+    count: 1,
+    seeds: [seed],
+  };
+}
+
 /** The report of a toolstack finding: the sequence and its minimized form, the first differing op with each side's rule. */
 export function buildDomctlReport(generator: string, task: Pick<ChunkTask, "pair">, program: DomctlProgram, f: DomctlFinding): Report {
   const [A, B] = task.pair;
@@ -143,14 +157,7 @@ export function buildDomctlReport(generator: string, task: Pick<ChunkTask, "pair
   const min = m.program;
   const final = evaluateDomctl(min, A, B) ?? f;
   const report: Report = {
-    format: REPORT_FORMAT,
-    tool: { name: "hvdiff", version: TOOL_VERSION },
-    kind: f.kind,
-    signature: f.signature,
-    pair: { a: A, b: B },
-    generator: { name: generator, seed: program.seed },
-    count: 1,
-    seeds: [program.seed],
+    ...reportHead(f, task.pair, generator, program.seed),
     compare: { prefixed: false, scratch: [] },
     original: { case: domctlCaseJson(program), program: domctlProgramJson(program), size: { items: program.ops.length + (program.altOps?.length ?? 0) } },
     minimized: { case: domctlCaseJson(min), program: domctlProgramJson(min), size: { items: min.ops.length + (min.altOps?.length ?? 0) }, tries: m.tries },
@@ -175,14 +182,7 @@ export function buildReport(r: PairRunner, gen: ProgramGenerator, task: Pick<Chu
   const minCase = toRunnable(min, seed);
   const final = evaluate(r, minCase, A, B, opts) ?? f;
   const report: Report = {
-    format: REPORT_FORMAT,
-    tool: { name: "hvdiff", version: TOOL_VERSION },
-    kind: f.kind,
-    signature: f.signature,
-    pair: { a: A, b: B },
-    generator: { name: gen.name, seed },
-    count: 1,
-    seeds: [seed],
+    ...reportHead(f, task.pair, gen.name, seed),
     compare: { prefixed: opts.prefixed === true, scratch: scratchJson(opts.scratch ?? []) },
     original: { case: toCase(program, seed), program: programJson(program), size: m.original },
     minimized: { case: toCase(min, seed), program: programJson(min), size: m.minimized, tries: m.tries },
