@@ -130,7 +130,8 @@ export class PairRunner {
         return { kind: "crash", a, b, side, message: r.exit.message, stack };
       }
     }
-    const pages = pagesWritten(ma.machine.mem.writtenSince(ma.booted.mem), mb.machine.mem.writtenSince(mb.booted.mem));
+    // Pages only the prefix wrote hold what the baseline holds: compare those the code wrote.
+    const pages = pagesWritten(ma.machine.mem.writtenSince(ma.start.mem), mb.machine.mem.writtenSince(mb.start.mem));
     const memDiffs = diffPages(ma.machine.mem, mb.machine.mem, pages, opts.scratch);
     // Most pairs agree: the raw state first, the projected strings only when it differs.
     if (memDiffs.length === 0 && a.exit.kind === b.exit.kind && sameState(ma.machine, mb.machine, baselineXors(baseline))) {

@@ -22,8 +22,11 @@ interface Booted {
 
 export class CaseRunner {
   private readonly booted = new Map<string, Booted>();
-  /** The machine of the last prepared case and the booted snapshot it started from. */
-  last: { machine: Machine; booted: MachineSnapshot } | null = null;
+  /**
+   * The machine of the last prepared case, the booted snapshot, and the snapshot the case's
+   * own run started from (its prefix's, or the booted one).
+   */
+  last: { machine: Machine; booted: MachineSnapshot; start: MachineSnapshot } | null = null;
 
   private machineFor(c: Case): Booted {
     this.last = null;
@@ -35,7 +38,7 @@ export class CaseRunner {
       b = { m, s: m.snapshot(), prefix: null };
       this.booted.set(key, b);
     }
-    this.last = { machine: b.m, booted: b.s };
+    this.last = { machine: b.m, booted: b.s, start: b.s };
     b.m.cpu.crashError = null;
     return b;
   }
@@ -80,6 +83,7 @@ export class CaseRunner {
       if (exit.kind !== "end") return null;
       b.prefix = { key, s: b.m.snapshot() };
     }
+    this.last!.start = b.prefix.s;
     const cpu = b.m.cpu;
     b.m.mem.writeBytes(c.base, c.code);
     cpu.stopRip = c.base + c.code.length - cpu.segBase(CS);
