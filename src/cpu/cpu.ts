@@ -17,7 +17,7 @@ import {
 import { MsrStore } from "./msr.js";
 import { OPEN_BUS, type PortBus } from "./exec/io.js";
 import {
-  ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CR4_SMAP, CS, CpuState, EFER_LMA, FS, SS,
+  ATTR_DB, ATTR_L, ATTR_P, CR0_PE, CR4_SMAP, CS, CpuState, EFER_LMA, FS, SS, type U64,
 } from "./state.js";
 import { IF, RF, TF, VM } from "./flags.js";
 
@@ -41,6 +41,15 @@ export type Exit =
 export interface HypervisorHooks {
   /** The guest executed VMCALL or VMMCALL; may change registers and memory, or throw a CpuFault. */
   hypercallInstruction(cpu: Cpu, insn: "vmcall" | "vmmcall"): void;
+  /**
+   * RDMSR at CPL 0 (after the privilege check): the value of an MSR the hypervisor
+   * intercepts, or null to leave `index` to the processor. May throw a CpuFault (#GP).
+   */
+  readMsr?(cpu: Cpu, index: number): U64 | null;
+  /** WRMSR at CPL 0: true when the hypervisor took the write, false to leave it to the processor. May throw. */
+  writeMsr?(cpu: Cpu, index: number, lo: number, hi: number): boolean;
+  /** CPUID: what the guest sees, given what the processor reports (`native`, [EAX, EBX, ECX, EDX]). */
+  cpuid?(cpu: Cpu, leaf: number, subleaf: number, native: readonly [number, number, number, number]): [number, number, number, number];
 }
 
 /** A decision the configuration made: at which step and instruction, which rule, what it chose and why. */

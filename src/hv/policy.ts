@@ -179,10 +179,201 @@ export const DOMCTL_PRESET_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cdf-is-32bits-reviewed": "as cdf-is-32bits-v1, with x86 rejecting XEN_DOMCTL_CDF_is_32bits with -EINVAL (Beulich, Vallejo)",
 };
 
+// --- HVM knobs (Xen HVM guest ABI; spec xen-hvm.md and kvm-xen.md) ----------------------
+
+/** Which predicate decides "64-bit" when the guest writes the hypercall-page MSR. */
+export type HvmLatchMsr = "hvm_guest_x86_mode" | "is_long_mode" | "is_64_bit_hypercall";
+/** Who latches the layout at HVMOP_set_param(HVM_PARAM_CALLBACK_IRQ). */
+export type HvmLatchCallbackIrq = "hvm_latch_shinfo_size" | "xen_set_long_mode" | "none";
+/** When the wallclock of shared_info is (re)written. */
+export type HvmWallclock = "update_domain_wallclock_time" | "kvm_xen_shared_info_init" | "kvm_xen_shared_info_init-5.12";
+/** The runstate-area rules. */
+export type HvmRunstate = "update_runstate_area" | "kvm_xen_update_runstate_guest" | "kvm_gpc_activate-native-size";
+/** The vcpu_info registration rules. */
+export type HvmVcpuInfo = "map_guest_area" | "map_vcpu_info" | "kvm_xen_vcpu_set_attr";
+/** What a hypercall from CPL > 0 does. */
+export type HvmCpl = "hvm_hypercall" | "kvm_xen_hypercall";
+/** What the other vendor's hypercall instruction does. */
+export type HvmForeignInsn = "update_guest_vendor" | "kvm_fix_hypercall";
+/** How the result of a 32-bit hypercall reaches RAX. */
+export type HvmResult32 = "regs->eax" | "kvm_rax_write";
+/** How the hypercall page is filled. */
+export type HvmHypercallPage = "init_hypercall_page" | "kvm_xen_write_hypercall_page";
+
+/** The shared_info layout before any latch. */
+export type HvmInitialLayout = "native" | "compat";
+
+/** The HVM part of a configuration: one value per HVM knob, keyed by knob name. */
+export interface HvmPolicy {
+  "hvm.shinfo.initial_layout": HvmInitialLayout;
+  "hvm.latch.hypercall_msr": HvmLatchMsr;
+  "hvm.latch.callback_irq": HvmLatchCallbackIrq;
+  "hvm.shinfo.wallclock": HvmWallclock;
+  "hvm.runstate.area": HvmRunstate;
+  "hvm.vcpu_info.register": HvmVcpuInfo;
+  "hvm.hypercall.cpl": HvmCpl;
+  "hvm.hypercall.foreign_insn": HvmForeignInsn;
+  "hvm.hypercall.result32": HvmResult32;
+  "hvm.hypercall_page.fill": HvmHypercallPage;
+}
+
+export type HvmKnobName = keyof HvmPolicy;
+
+export const HVM_KNOBS: readonly Knob[] = [
+  {
+    name: "hvm.shinfo.initial_layout",
+    area: "hvm",
+    values: [
+      { value: "native", models: "Xen: d->arch.has_32bit_shinfo lives in the zeroed struct domain, so an HVM domain starts with the native layout" },
+      { value: "compat", models: "KVM: kvm->arch.xen.long_mode starts 0 (KVM_XEN_ATTR_TYPE_LONG_MODE unset), i.e. the 32-bit layout" },
+    ],
+    models: "Xen struct arch_domain has_32bit_shinfo / KVM struct kvm_xen long_mode: the value before the first latch",
+    description: "the shared_info layout before the guest writes the MSR or sets HVM_PARAM_CALLBACK_IRQ",
+  },
+  {
+    name: "hvm.latch.hypercall_msr",
+    area: "hvm",
+    values: [
+      { value: "hvm_guest_x86_mode", models: "Xen hvm_latch_shinfo_size() from hvm_init_hypercall_page(): has_32bit_shinfo = (hvm_guest_x86_mode() != X86_MODE_64BIT), i.e. CS.L decides; compat mode latches 32-bit" },
+      { value: "is_long_mode", models: "KVM kvm_xen_write_hypercall_page() since 5.12: long_mode = is_long_mode(vcpu), i.e. EFER.LMA decides; compat mode latches 64-bit" },
+      { value: "is_64_bit_hypercall", models: "the fix Woodhouse proposed (lkml 2026-05-20): latch with is_64_bit_hypercall() (CS.L, or protected guest state)" },
+    ],
+    models: "Xen hvm_latch_shinfo_size() / KVM kvm_xen_write_hypercall_page(): the shared_info layout latch at the hypercall-page MSR write",
+    description: "which mode predicate picks native or compat shared_info when the guest writes MSR 0x40000000",
+  },
+  {
+    name: "hvm.latch.callback_irq",
+    area: "hvm",
+    values: [
+      { value: "hvm_latch_shinfo_size", models: "Xen hvm_set_param(HVM_PARAM_CALLBACK_IRQ): hvm_set_callback_via() then hvm_latch_shinfo_size() (hvm_guest_x86_mode, CS.L); wallclock per hvm.shinfo.wallclock" },
+      { value: "xen_set_long_mode", models: "QEMU handle_set_param(): after xen_evtchn_set_callback_param(), xen_set_long_mode(exit->u.hcall.longmode) = KVM_XEN_HVM_SET_ATTR(LONG_MODE) with the hypercall's width (is_64_bit_hypercall)" },
+      { value: "none", models: "KVM alone: HVMOP_set_param is not handled in-kernel, so a VMM that does not set KVM_XEN_ATTR_TYPE_LONG_MODE leaves the MSR latch in place" },
+    ],
+    models: "the second latch point: HVMOP_set_param(HVM_PARAM_CALLBACK_IRQ), in Xen or in the VMM under KVM",
+    description: "who latches the shared_info layout when the guest sets HVM_PARAM_CALLBACK_IRQ",
+  },
+  {
+    name: "hvm.shinfo.wallclock",
+    area: "hvm",
+    values: [
+      { value: "update_domain_wallclock_time", models: "Xen: the wallclock is written at domain build (domain_set_time_offset(), native layout) and rewritten in the new layout at every latch, changed or not (hvm_latch_shinfo_size)" },
+      { value: "kvm_xen_shared_info_init", models: "KVM 6.9+: written when SHARED_INFO is set; the MSR latch rewrites it only when long_mode changes; KVM_XEN_ATTR_TYPE_LONG_MODE rewrites it every time (21b99e4d6db6)" },
+      { value: "kvm_xen_shared_info_init-5.12", models: "KVM 5.12-6.8: written only when SHARED_INFO is set, in the layout of that moment; a later latch moves nothing" },
+    ],
+    models: "Xen update_domain_wallclock_time() / KVM kvm_xen_shared_info_init(): what a layout flip does to existing shared_info data (only the wallclock is rewritten, nothing converted)",
+    description: "when the shared_info wallclock is (re)written and at which layout",
+  },
+  {
+    name: "hvm.runstate.area",
+    area: "hvm",
+    values: [
+      { value: "update_runstate_area", models: "Xen: VCPUOP_register_runstate_memory_area keeps the guest virtual address, translated at each update, may cross pages, layout = has_32bit_shinfo at each update; VCPUOP_register_runstate_phys_area goes through map_guest_area() (-ENXIO across a page, layout fixed at registration, XEN_RUNSTATE_UPDATE always)" },
+      { value: "kvm_xen_update_runstate_guest", models: "KVM 6.2+ (5ec3289b31ab) with QEMU: the GVA is translated once to a GPA; two gfn_to_pfn caches, the area may cross into the next guest-physical page (two pieces); size 48/44 by long_mode at each update; XEN_RUNSTATE_UPDATE only with RUNSTATE_UPDATE_FLAG" },
+      { value: "kvm_gpc_activate-native-size", models: "KVM before 6.2 / 'Always use non-compat vcpu_runstate_info size for gfn=>pfn cache' (Christopherson, 2022-10-13): the native 48 bytes must fit one page, else -EINVAL" },
+    ],
+    models: "Xen update_runstate_area() / KVM kvm_xen_vcpu_set_attr(RUNSTATE_ADDR) and kvm_xen_update_runstate_guest()",
+    description: "where and how the runstate area may be registered and how it is written",
+  },
+  {
+    name: "hvm.vcpu_info.register",
+    area: "hvm",
+    values: [
+      { value: "map_guest_area", models: "Xen 4.18+ common/domain.c map_guest_area(): -EINVAL bad gaddr, -EBUSY re-registration, -ENXIO across a page or misaligned (4 compat / 8 native); vcpu_info_populate() copies the old area and sets evtchn_pending_sel to all ones" },
+      { value: "map_vcpu_info", models: "Xen before 4.18 (map_vcpu_info, removed by 295514ff75): offset > PAGE_SIZE-64 or misaligned -ENXIO; re-registration -EINVAL" },
+      { value: "kvm_xen_vcpu_set_attr", models: "QEMU vcpuop_register_vcpu_info() + KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO: offset > PAGE_SIZE-64 gives -EINVAL; no alignment rule; re-registration moves the area; nothing is copied" },
+    ],
+    models: "Xen map_guest_area() / map_vcpu_info(), KVM+QEMU VCPUOP_register_vcpu_info",
+    description: "the rules of VCPUOP_register_vcpu_info",
+  },
+  {
+    name: "hvm.hypercall.cpl",
+    area: "hvm",
+    values: [
+      { value: "hvm_hypercall", models: "Xen hvm_hypercall(): hvm_get_cpl() != 0 returns -EPERM in the hypervisor (VM86 always -EPERM; real mode unchecked)" },
+      { value: "kvm_xen_hypercall", models: "KVM kvm_xen_hypercall() since 6.1-rc7 (c2b8cdfaf3a6): CPL > 0 is never handled in-kernel, it exits to the VMM (KVM_EXIT_XEN_HCALL with cpl); QEMU kvm_xen_handle_exit() answers -EPERM" },
+    ],
+    models: "Xen hvm_hypercall() / KVM kvm_xen_hypercall(): hypercalls from CPL > 0",
+    description: "where a hypercall from CPL > 0 is refused",
+  },
+  {
+    name: "hvm.hypercall.foreign_insn",
+    area: "hvm",
+    values: [
+      { value: "update_guest_vendor", models: "Xen vmx/svm_update_guest_vendor(): #UD is intercepted only for a cross-vendor guest (or hvm_fep), so VMMCALL on Intel / VMCALL on AMD raises #UD in the guest" },
+      { value: "kvm_fix_hypercall", models: "KVM handle_ud() -> em_hypercall() -> emulator_fix_hypercall() (KVM_X86_QUIRK_FIX_HYPERCALL_INSN, on by default): the 3 bytes are rewritten to the native instruction, which is re-executed" },
+    ],
+    models: "what the other vendor's hypercall instruction does (not in the spec files; from Xen vmx.c/svm.c and KVM x86.c)",
+    description: "VMMCALL on Intel, VMCALL on AMD",
+  },
+  {
+    name: "hvm.hypercall.result32",
+    area: "hvm",
+    values: [
+      { value: "regs->eax", models: "Xen hvm_hypercall(): a 32-bit call's result is stored to regs->eax, bits 63:32 of RAX are kept" },
+      { value: "kvm_rax_write", models: "KVM kvm_xen_hypercall_set_result(): the full 64-bit RAX is written (raw write in 7.3)" },
+    ],
+    models: "Xen hvm_hypercall() / KVM kvm_xen_hypercall_set_result(): the return register of a non-64-bit hypercall",
+    description: "whether a 32-bit hypercall's result clears or keeps RAX[63:32]",
+  },
+  {
+    name: "hvm.hypercall_page.fill",
+    area: "hvm",
+    values: [
+      { value: "init_hypercall_page", models: "Xen init_hypercall_page() + vmx/svm_init_hypercall_page(): 0xCC fill, 128 stubs, stub 23 (__HYPERVISOR_iret) is UD2" },
+      { value: "kvm_xen_write_hypercall_page", models: "KVM kvm_xen_write_hypercall_page() (INTERCEPT_HCALL): the same 32-byte template for all 128 slots, iret included" },
+    ],
+    models: "the hypercall page contents",
+    description: "how the hypercall page is filled",
+  },
+];
+
+const HVM_XEN: HvmPolicy = {
+  "hvm.shinfo.initial_layout": "native",
+  "hvm.latch.hypercall_msr": "hvm_guest_x86_mode",
+  "hvm.latch.callback_irq": "hvm_latch_shinfo_size",
+  "hvm.shinfo.wallclock": "update_domain_wallclock_time",
+  "hvm.runstate.area": "update_runstate_area",
+  "hvm.vcpu_info.register": "map_guest_area",
+  "hvm.hypercall.cpl": "hvm_hypercall",
+  "hvm.hypercall.foreign_insn": "update_guest_vendor",
+  "hvm.hypercall.result32": "regs->eax",
+  "hvm.hypercall_page.fill": "init_hypercall_page",
+};
+
+const HVM_KVM: HvmPolicy = {
+  "hvm.shinfo.initial_layout": "compat",
+  "hvm.latch.hypercall_msr": "is_long_mode",
+  "hvm.latch.callback_irq": "xen_set_long_mode",
+  "hvm.shinfo.wallclock": "kvm_xen_shared_info_init",
+  "hvm.runstate.area": "kvm_xen_update_runstate_guest",
+  "hvm.vcpu_info.register": "kvm_xen_vcpu_set_attr",
+  "hvm.hypercall.cpl": "kvm_xen_hypercall",
+  "hvm.hypercall.foreign_insn": "kvm_fix_hypercall",
+  "hvm.hypercall.result32": "kvm_rax_write",
+  "hvm.hypercall_page.fill": "kvm_xen_write_hypercall_page",
+};
+
+export type HvmPresetName = "xen" | "kvm" | "kvm-fixed" | "kvm-2022";
+
+/** The HVM presets of design/cases.md. */
+export const HVM_PRESETS: Record<HvmPresetName, HvmPolicy> = {
+  xen: HVM_XEN,
+  kvm: HVM_KVM,
+  "kvm-fixed": { ...HVM_KVM, "hvm.latch.hypercall_msr": "is_64_bit_hypercall" },
+  "kvm-2022": { ...HVM_KVM, "hvm.runstate.area": "kvm_gpc_activate-native-size" },
+};
+
+export const HVM_PRESET_DESCRIPTIONS: Readonly<Record<HvmPresetName, string>> = {
+  xen: "Xen (c447b7308b13): latch by hvm_guest_x86_mode (CS.L) at the MSR write and at HVM_PARAM_CALLBACK_IRQ; Xen's runstate and vcpu_info rules",
+  kvm: "KVM 7.3-rc1 with QEMU as the VMM: latch by is_long_mode (EFER.LMA) at the MSR write, by the hypercall's width at CALLBACK_IRQ; runstate may cross a page (6.2+)",
+  "kvm-fixed": "as kvm, with the MSR latch by is_64_bit_hypercall (the proposed fix)",
+  "kvm-2022": "as kvm, but the runstate area must fit one page at the native 48-byte size (pre-6.2 / the 2022 proposal)",
+};
+
 // --- the registry ---------------------------------------------------------------------
 
-/** Every knob of the hypervisor model (`hvdiff knobs`). HVM and PV64 append theirs. */
-export const KNOBS: readonly Knob[] = [...DOMCTL_KNOBS];
+/** Every knob of the hypervisor model (`hvdiff knobs`). PV64 appends its own. */
+export const KNOBS: readonly Knob[] = [...DOMCTL_KNOBS, ...HVM_KNOBS];
 
 export function findKnob(name: string): Knob | undefined {
   return KNOBS.find((k) => k.name === name);

@@ -50,7 +50,9 @@ export const ud: Handler = () => {
 
 /** CPUID: EAX/ECX in; RAX, RBX, RCX, RDX out (upper halves cleared). */
 export const cpuidInsn: Handler = (cpu) => {
-  const r = cpuid(cpu.model, cpu.lo[RAX]!, cpu.lo[RCX]!, (cpu.cr4Lo & (1 << 18)) !== 0);
+  let r = cpuid(cpu.model, cpu.lo[RAX]!, cpu.lo[RCX]!, (cpu.cr4Lo & (1 << 18)) !== 0);
+  // A hypervisor supplies its own leaves (0x40000000 up) and may adjust the others.
+  if (cpu.hypervisor?.cpuid !== undefined) r = cpu.hypervisor.cpuid(cpu, cpu.lo[RAX]! >>> 0, cpu.lo[RCX]! >>> 0, r);
   cpu.setReg(4, RAX, r[0], 0);
   cpu.setReg(4, RBX, r[1], 0);
   cpu.setReg(4, RCX, r[2], 0);

@@ -131,13 +131,14 @@ export const movDr: Handler = (cpu, i) => {
 
 export const rdmsr: Handler = (cpu) => {
   requireCpl0(cpu);
-  const v = readMsr(cpu, cpu.lo[RCX]!);
+  const v = cpu.hypervisor?.readMsr?.(cpu, cpu.lo[RCX]! >>> 0) ?? readMsr(cpu, cpu.lo[RCX]!);
   cpu.setReg(4, RAX, v.lo, 0);
   cpu.setReg(4, RDX, v.hi, 0);
 };
 
 export const wrmsr: Handler = (cpu) => {
   requireCpl0(cpu);
+  if (cpu.hypervisor?.writeMsr?.(cpu, cpu.lo[RCX]! >>> 0, cpu.lo[RAX]!, cpu.lo[RDX]!) === true) return;
   writeMsr(cpu, cpu.lo[RCX]!, cpu.lo[RAX]!, cpu.lo[RDX]!);
 };
 

@@ -2,7 +2,7 @@
 // bookkeeping every op does: the decisions it took and, when it fails, the rule that decided.
 
 import type { DomctlPolicy } from "../../policy.js";
-import { neg, type ErrnoName } from "./errno.js";
+import { neg, type ErrnoName } from "../errno.js";
 
 export type DomctlArch = "x86" | "arm64" | "arm32";
 

@@ -9,7 +9,7 @@ import {
   domainState, Trace, XEN_DOMCTL_INTERFACE_VERSION,
   type Decision, type Domain, type DomainState, type DomctlArch, type DomctlCase, type DomctlOp, type DomctlOpName, type Outcome, type Rule,
 } from "./domain.js";
-import { errnoName } from "./errno.js";
+import { errnoName } from "../errno.js";
 import { maxMem, populatePhysmap } from "./memory.js";
 import { getVcpuContext, maxVcpus, setVcpuContext } from "./vcpu.js";
 
