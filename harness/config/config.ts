@@ -5,7 +5,10 @@
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { PlantedBug, Vendor } from "../../src/cpu/cpuid.js";
-import { DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, knobValueProblem, type DomctlPolicy } from "../../src/hv/policy.js";
+import {
+  DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, HVM_KNOBS, HVM_PRESET_DESCRIPTIONS, HVM_PRESETS, knobValueProblem,
+  type DomctlPolicy, type HvmPolicy, type HvmPresetName,
+} from "../../src/hv/policy.js";
 
 export interface Configuration {
   name: string;
@@ -13,10 +16,19 @@ export interface Configuration {
   cpu: { vendor: Vendor; fred: boolean; plant?: PlantedBug };
   /** The domain-construction knobs (src/hv/policy.ts), every one set; toolstack sequences run under them. */
   domctl?: DomctlPolicy;
+  /** The Xen HVM guest-ABI knobs (src/hv/policy.ts), every one set: guest programs run under that hypervisor. */
+  hvm?: HvmPolicy;
 }
 
 /** The policy toolstack sequences run under on a configuration that sets none. */
 export const DEFAULT_DOMCTL_PRESET = "xen-4.21";
+
+function hvmPreset(name: HvmPresetName): Configuration {
+  return { name, description: HVM_PRESET_DESCRIPTIONS[name], cpu: { vendor: "intel", fred: false }, hvm: { ...HVM_PRESETS[name] } };
+}
+
+/** The HVM policy a configuration file's partial `hvm` completes (knobs not given keep Xen's value). */
+export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
 
 function domctlPreset(name: string): Configuration {
   return { name, description: DOMCTL_PRESET_DESCRIPTIONS[name]!, cpu: { vendor: "intel", fred: false }, domctl: { ...DOMCTL_PRESETS[name]! } };
@@ -41,6 +53,10 @@ export const PRESETS: Readonly<Record<string, Configuration>> = {
   "xen-4.21": domctlPreset("xen-4.21"),
   "cdf-is-32bits-v1": domctlPreset("cdf-is-32bits-v1"),
   "cdf-is-32bits-reviewed": domctlPreset("cdf-is-32bits-reviewed"),
+  xen: hvmPreset("xen"),
+  kvm: hvmPreset("kvm"),
+  "kvm-fixed": hvmPreset("kvm-fixed"),
+  "kvm-2022": hvmPreset("kvm-2022"),
 };
 
 export interface Knob {
@@ -91,6 +107,8 @@ export const DEFAULT_PAIRS: readonly (readonly [string, string])[] = [
   ["intel", "amd"],
   ["intel", "intel-fred"],
   ["xen-4.21", "cdf-is-32bits-v1"],
+  ["kvm", "xen"],
+  ["kvm", "kvm-2022"],
 ];
 
 const CONFIG_SCHEMA = {
@@ -111,6 +129,7 @@ const CONFIG_SCHEMA = {
       },
     },
     domctl: { type: "object", additionalProperties: { type: "string" } },
+    hvm: { type: "object", additionalProperties: { type: "string" } },
   },
 } as const;
 
@@ -135,6 +154,13 @@ export function parseConfiguration(v: unknown, where: string): Configuration {
       if (problem !== null) throw new ConfigError(`${where}: domctl.${k}: ${problem}`);
     }
     out.domctl = { ...DOMCTL_PRESETS[DEFAULT_DOMCTL_PRESET]!, ...c.domctl };
+  }
+  if (c.hvm !== undefined) {
+    for (const [k, value] of Object.entries(c.hvm)) {
+      const problem = knobValueProblem(k, value, HVM_KNOBS);
+      if (problem !== null) throw new ConfigError(`${where}: hvm.${k}: ${problem}`);
+    }
+    out.hvm = { ...HVM_PRESETS[DEFAULT_HVM_PRESET], ...c.hvm };
   }
   return out;
 }

@@ -10,9 +10,12 @@ import { EXCLUDED, EXCLUDED_CODES, SequenceGenerator, type Target } from "./sequ
 import { iced, withIcedArena } from "./iced.js";
 import { CODE_SELECTOR, BODY, CONT, DATA, DATA_USED, EVENT_STACK, type BodyMode, type Item, type Program } from "./program.js";
 import { KIT } from "./kit/ia32e.js";
+import { HYPERCALL_KINDS, hypercallItem, type HypercallKind } from "./hypercalls.js";
 
 /** Bump when a change makes the same seed give a different program. */
 export const IA32E_GENERATOR = "ia32e@1";
+/** The same kit and items, weighted towards hypercalls, for the Xen HVM model. */
+export const HVM_GENERATOR = "hvm@1";
 
 const { Register } = iced;
 const RING = KIT.symbols.RING;
@@ -71,7 +74,8 @@ export class Ia32eGenerator {
   private readonly rnd: Rand;
   private readonly sequences: Record<BodyMode, SequenceGenerator>;
 
-  constructor(random: Rand) {
+  /** With `hypercalls`: programs for the Xen HVM model (hvm@1), mostly hypercalls and mode switches. */
+  constructor(random: Rand, private readonly opts: { hypercalls?: boolean } = {}) {
     this.rnd = random;
     this.sequences = {
       long64: new SequenceGenerator(random, TARGETS.long64),
@@ -103,11 +107,13 @@ export class Ia32eGenerator {
     const n = opts.count ?? this.int(4, 24);
     const allowed = opts.kinds === undefined ? null : new Set(opts.kinds);
     const pick = (w: typeof RING0_WEIGHTS) => (allowed === null ? w : weights(w.list.filter(([k]) => allowed.has(k))));
-    const ring0 = pick(RING0_WEIGHTS);
-    const ring3 = pick(RING3_WEIGHTS);
+    const hv = this.opts.hypercalls === true;
+    const ring0 = pick(hv ? HVM_RING0_WEIGHTS : RING0_WEIGHTS);
+    const ring3 = pick(hv ? HVM_RING3_WEIGHTS : RING3_WEIGHTS);
     const items: Item[] = [];
     for (let k = 0; k < n; k++) items.push(this.item(st, st.ring === 0 ? ring0 : ring3));
     // The kit's start-up takes about 1000 steps; a body about 20 per item.
+    if (hv) return { generator: HVM_GENERATOR, seed, start, items, maxSteps: 5000, hv: "xen-hvm" };
     return { generator: IA32E_GENERATOR, seed, start, items, maxSteps: 5000 };
   }
 
@@ -265,6 +271,7 @@ export class Ia32eGenerator {
         // At ring 3: #GP(0).
         return this.done(kind, st, this.chance(0.5) ? e.movImm32(RCX, 0xc0000080).rdmsr() : e.raw(0xfa)); // cli
       default:
+        if ((HYPERCALL_KINDS as readonly string[]).includes(kind)) return this.done(hypercallItem(kind as HypercallKind, e, (xs) => this.pick(xs)), st, e);
         throw new Error(`unknown item kind ${kind}`);
     }
   }
@@ -281,6 +288,12 @@ const RING0_WEIGHTS = weights([
   ["random", 6], ["wrmsr", 3], ["rdmsr", 1], ["efer", 1], ["cr4", 2], ["cr0", 1], ["syscall", 2], ["sysenter", 1],
   ["sysret", 2], ["to-ring3", 1], ["switch", 3], ["swapgs", 1], ["lkgs", 1], ["vmcall", 1], ["int", 1], ["into", 1], ["fault", 3],
 ]);
+/** hvm@1: the latch points in both widths (mode switches), the areas the debates are about, and what the guest reads back. */
+const HVM_RING0_WEIGHTS = weights([
+  ["hc-page", 3], ["hc-shinfo", 3], ["hc-callback", 2], ["hc-runstate", 2], ["hc-runstate-phys", 1], ["hc-vcpu-info", 2],
+  ["hc-evtchn", 2], ["hc-look", 3], ["hc-version", 1], ["hc-vm-assist", 1], ["hc-yield", 1], ["switch", 4], ["random", 1], ["to-ring3", 1],
+]);
+const HVM_RING3_WEIGHTS = weights([["hc-version", 2], ["hc-look", 1], ["switch", 2], ["random", 1], ["syscall", 1]]);
 const RING3_WEIGHTS = weights([
   ["random", 6], ["syscall", 4], ["sysenter", 1], ["switch", 2], ["int", 1], ["fault", 2], ["privileged", 1], ["vmcall", 1],
 ]);

@@ -6,6 +6,8 @@
 
 import { Emit, type Bits } from "./emit.js";
 import { KIT } from "./kit/ia32e.js";
+import { DEFAULT_HVM_PRESET } from "../../src/case/case.js";
+import { HVM_PRESETS } from "../../src/hv/policy.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { DEFAULT_RAM, type Case } from "../../src/case/case.js";
 
@@ -38,6 +40,8 @@ export interface Program {
   start: BodyMode;
   items: Item[];
   maxSteps: number;
+  /** The program makes hypercalls: it runs under the Xen HVM model (each side's configuration's knobs; Xen's by itself). */
+  hv?: "xen-hvm";
 }
 
 export const BODY = KIT.symbols.BODY;
@@ -152,6 +156,7 @@ export function toRunnable(p: Program, id: string): Case {
     maxSteps: p.maxSteps,
     dump: [],
     ram: DEFAULT_RAM,
+    ...(p.hv === undefined ? {} : { hv: { model: p.hv, preset: DEFAULT_HVM_PRESET, policy: { ...HVM_PRESETS[DEFAULT_HVM_PRESET] } } }),
   };
 }
 
@@ -166,5 +171,6 @@ export function toCase(p: Program, id: string): Record<string, unknown> {
     memory: [{ addr: hexNumber(KIT.base), hex: formatBytes(kitBytes(p.start)) }],
     exceptions: "deliver",
     maxSteps: p.maxSteps,
+    ...(p.hv === undefined ? {} : { hv: { model: p.hv } }),
   };
 }

@@ -4,7 +4,7 @@
 
 import type { PairOptions } from "../run/pair.js";
 import type { Configuration } from "../config/config.js";
-import { Ia32eGenerator, IA32E_GENERATOR } from "./ia32e.js";
+import { HVM_GENERATOR, Ia32eGenerator, IA32E_GENERATOR } from "./ia32e.js";
 import { SCRATCH, type Program } from "./program.js";
 import { DOMCTL_GENERATOR, DOMCTL_STRATEGIES_GENERATOR, generateDomctl, generateStrategies, type DomctlProgram } from "./domctl.js";
 
@@ -21,6 +21,12 @@ const GENERATORS: ProgramGenerator[] = [
     name: IA32E_GENERATOR,
     description: "64-bit and compatibility-mode bodies on the IA-32e guest kit: MSRs, CR4/EFER, SYSCALL/SYSRET/SYSENTER, INT and faults, far transfers, ring 3",
     generate: (random, seed) => new Ia32eGenerator(random).program(seed),
+    compare: { prefixed: true, scratch: SCRATCH },
+  },
+  {
+    name: HVM_GENERATOR,
+    description: "programs under the Xen HVM model on the IA-32e kit: the hypercall-page MSR and HVM_PARAM_CALLBACK_IRQ from 64-bit and compatibility code, shared_info, runstate and vcpu_info near page ends, event channels, reads of shared_info",
+    generate: (random, seed) => new Ia32eGenerator(random, { hypercalls: true }).program(seed),
     compare: { prefixed: true, scratch: SCRATCH },
   },
 ];
@@ -73,7 +79,9 @@ export function checkGenerator(name: string): void {
   if (domctlGeneratorFor(name) === null) generatorFor(name);
 }
 
-/** What a pair runs when --generator is not given: toolstack sequences for domctl configurations, else guest programs. */
+/** What a pair runs when --generator is not given: toolstack sequences for domctl configurations, hypercall programs for HVM ones, else guest programs. */
 export function defaultGeneratorFor(A: Configuration, B: Configuration): string {
-  return A.domctl !== undefined || B.domctl !== undefined ? DOMCTL_GENERATOR : DEFAULT_GENERATOR;
+  if (A.domctl !== undefined || B.domctl !== undefined) return DOMCTL_GENERATOR;
+  if (A.hvm !== undefined || B.hvm !== undefined) return HVM_GENERATOR;
+  return DEFAULT_GENERATOR;
 }

@@ -29,6 +29,7 @@ export interface ProgramJson {
   start: Program["start"];
   items: { kind: string; mode: Item["mode"]; ring: 0 | 3; code: string; switchTo?: Item["mode"]; values?: { at: number; size: 4 | 8 }[] }[];
   maxSteps: number;
+  hv?: "xen-hvm";
 }
 
 /** A toolstack sequence as a report keeps it (harness/gen/domctl.ts). */
@@ -118,6 +119,7 @@ export function programJson(p: Program): ProgramJson {
       return out;
     }),
     maxSteps: p.maxSteps,
+    ...(p.hv === undefined ? {} : { hv: p.hv }),
   };
 }
 
@@ -127,6 +129,7 @@ export function programFrom(j: ProgramJson, generator: string, seed: string): Pr
     seed,
     start: j.start,
     maxSteps: j.maxSteps,
+    ...(j.hv === undefined ? {} : { hv: j.hv }),
     items: j.items.map((it) => {
       const out: Item = { kind: it.kind, mode: it.mode, ring: it.ring, code: parseBytes(it.code) };
       if (it.switchTo !== undefined) out.switchTo = it.switchTo;

@@ -21,6 +21,7 @@ const configuration = {
       properties: { vendor: { enum: ["intel", "amd"] }, fred: { type: "boolean" }, plant: { enum: ["cmc-af"] } },
     },
     domctl: { type: "object", additionalProperties: { type: "string" } },
+    hvm: { type: "object", additionalProperties: { type: "string" } },
   },
 } as const;
 
@@ -64,7 +65,7 @@ const program = {
   type: "object",
   required: ["start", "items", "maxSteps"],
   additionalProperties: false,
-  properties: { start: { enum: ["long64", "compat32"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 } },
+  properties: { start: { enum: ["long64", "compat32"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 }, hv: { enum: ["xen-hvm"] } },
 } as const;
 
 const domctlOp = { type: "object", required: ["op"], properties: { op: { type: "string" } } } as const;

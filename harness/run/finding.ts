@@ -23,6 +23,18 @@ export function pathClass(path: string): string {
   return parts[0] === "sregs" ? parts.slice(0, 2).join(".") : path;
 }
 
+/**
+ * A memory path inside what the hypervisor writes for the guest (either side's idea of
+ * it): `memory(shared_info)`, `memory(hypercall page)`, ...; null for other paths.
+ */
+export function memoryArea(path: string, areas: readonly { name: string; addr: string; len: number }[]): string | null {
+  if (!path.startsWith("memory.") || areas.length === 0) return null;
+  const at = Number(path.slice(7));
+  // A difference is reported per 8-byte window: it is in an area when the windows overlap.
+  const a = areas.find((x) => at + 8 > Number(x.addr) && at < Number(x.addr) + x.len);
+  return a === undefined ? null : `memory(${a.name})`;
+}
+
 /** A crash message with its numbers taken out (addresses and values vary between cases). */
 export function crashClass(message: string): string {
   return message.replace(/0x[0-9a-f]+/gi, "N").replace(/\d+/g, "N");
@@ -44,9 +56,20 @@ export function signatureOf(v: PairVerdict, A: Configuration, B: Configuration, 
   if (v.kind === "same") return null;
   if (v.kind === "crash") return `crash ${pair} ${v.side === "a" ? A.name : B.name}: ${crashClass(v.message)}`;
   const diffs = first?.diffs ?? v.diffs;
-  const classes = [...new Set(diffs.map((d) => pathClass(d.path)))].sort().join(" ");
-  const where = first === null ? "(no single instruction)" : `${first.mode} ${instructionClass(first.disasm)}`;
+  const areas = [...(v.a.hv?.areas ?? []), ...(v.b.hv?.areas ?? [])];
+  const classes = [...new Set(diffs.map((d) => memoryArea(d.path, areas) ?? pathClass(d.path)))].sort().join(" ");
+  const where = first === null ? "(no single instruction)" : `${first.mode} ${instructionClass(first.disasm)}${hypercallAt(v, first.rip)}`;
   return `divergence ${pair} ${where}: ${classes}`;
+}
+
+/**
+ * A hypercall instruction's call, as the hypervisor logged it (" memory_op/7": the name
+ * and the first argument, which is the sub-op of the multiplexed ones); "" for anything else.
+ */
+function hypercallAt(v: PairVerdict, rip: string): string {
+  const call = (v.a.hv ?? v.b.hv)?.hypercalls.find((h) => h.rip === rip) ?? v.b.hv?.hypercalls.find((h) => h.rip === rip);
+  if (call === undefined) return "";
+  return ` ${call.name}/${Number(BigInt(call.args[0] ?? "0") & 0xffffffffn)}`;
 }
 
 /**

@@ -19,6 +19,7 @@ import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { CS } from "../../src/cpu/state.js";
 import type { Configuration } from "../config/config.js";
 import { disassemble } from "../disasm.js";
+import { XenHvm } from "../../src/hv/xen/hvm.js";
 
 export type Side = "a" | "b";
 
@@ -53,9 +54,11 @@ export interface FirstDivergence {
   diffs: Difference[];
 }
 
-/** `c` with side `cfg`'s CPU model. */
+/** `c` with side `cfg`'s CPU model, and its hypervisor knobs when `c` runs under the HVM model. */
 export function withConfiguration(c: Case, cfg: Configuration): Case {
-  return { ...c, cpu: { ...cfg.cpu } };
+  const out: Case = { ...c, cpu: { ...cfg.cpu } };
+  if (c.hv !== undefined && cfg.hvm !== undefined) out.hv = { model: c.hv.model, preset: cfg.name, policy: { ...cfg.hvm } };
+  return out;
 }
 
 const isHex = (s: string) => s.startsWith("0x");
@@ -164,6 +167,12 @@ export class PairRunner {
         // a crash: the decisions so far
       } finally {
         m.cpu.decisions = null;
+      }
+      // The hypervisor model's knob decisions ("latched native because EFER.LMA=1"), in step order with the CPU's.
+      const hv = m.cpu.hypervisor;
+      if (hv instanceof XenHvm) {
+        for (const d of hv.log().decisions) logs[side].push({ step: d.step, rip: Number(BigInt(d.rip)), rule: d.knob, choice: `${d.branch}: ${d.why}` });
+        logs[side].sort((x, y) => x.step - y.step);
       }
     }
     const key = (d: Decision) => `${d.rip}|${d.rule}|${d.choice}`;

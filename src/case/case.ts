@@ -9,6 +9,7 @@ import { GPR_NAMES } from "../cpu/state.js";
 import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
 import type { CpuModel, Vendor } from "../cpu/cpuid.js";
 import { DomctlError, parseDomctl, type DomctlCase } from "../hv/xen/domctl/case.js";
+import { HVM_KNOBS, HVM_PRESETS, knobValueProblem, type HvmPolicy, type HvmPresetName } from "../hv/policy.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
 export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
@@ -30,6 +31,34 @@ export interface Case {
   maxSteps: number;
   dump: { addr: number; len: number }[];
   ram: number;
+  /** The hypervisor the guest runs under (cases.md `hv`); absent: a bare CPU. */
+  hv?: HvCase;
+}
+
+/** A guest under the Xen HVM model: the preset's knobs with the case's overrides applied. */
+export interface HvCase {
+  model: "xen-hvm";
+  preset: string;
+  policy: HvmPolicy;
+}
+
+/** The preset an `hv` without one runs under. */
+export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
+
+function parseHv(hv: { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: unknown }): HvCase {
+  // The PV64 model is a later issue's ("Xen PV64 under FRED and IDT"): refused, never half-run.
+  if (hv.model !== "xen-hvm") throw new CaseError("hv.model", `'${hv.model}' is not implemented yet`);
+  if (hv.migrate !== undefined) throw new CaseError("hv.migrate", "only for the xen-pv64 model");
+  const preset = hv.preset ?? DEFAULT_HVM_PRESET;
+  const base = HVM_PRESETS[preset as HvmPresetName];
+  if (base === undefined) throw new CaseError("hv.preset", `must be one of ${Object.keys(HVM_PRESETS).map((p) => JSON.stringify(p)).join(", ")}`);
+  const policy: HvmPolicy = { ...base };
+  for (const [k, v] of Object.entries(hv.knobs ?? {})) {
+    const problem = knobValueProblem(k, v, HVM_KNOBS);
+    if (problem !== null) throw new CaseError(`hv.knobs.${k}`, problem);
+    (policy as unknown as Record<string, unknown>)[k] = v;
+  }
+  return { model: "xen-hvm", preset, policy };
 }
 
 export const DEFAULT_RAM = 256 * 1024 * 1024;
@@ -115,7 +144,7 @@ export function parseCase(input: unknown): Case {
     sregs?: Record<string, string>;
     exceptions?: "stop" | "deliver";
     cpu?: { fred?: boolean; vendor?: Vendor };
-    hv?: { model: string };
+    hv?: { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: unknown };
     domctl?: unknown;
     maxSteps?: number;
     dump?: { addr: string; len: number }[];
@@ -125,8 +154,7 @@ export function parseCase(input: unknown): Case {
 
   if (c.domctl !== undefined) throw new CaseError("domctl", "a toolstack sequence, not a guest program");
   if (c["mode"] === undefined) throw new CaseError("mode", "is required");
-  // A capability a later issue brings ("Xen HVM guest ABI model"): refused, never half-run.
-  if (c.hv !== undefined) throw new CaseError("hv.model", `'${c.hv.model}' is not implemented yet`);
+  const hv = c.hv === undefined ? undefined : parseHv(c.hv);
 
   const ram = c.ram ?? DEFAULT_RAM;
   const caseTop = ram - RESERVED_TOP;
@@ -196,6 +224,7 @@ export function parseCase(input: unknown): Case {
     maxSteps: c.maxSteps ?? DEFAULT_MAX_STEPS,
     dump,
     ram,
+    ...(hv === undefined ? {} : { hv }),
   };
 
   /** The first RIP: canonical in 64-bit mode, an offset in CS elsewhere (16 bits in real mode). */

@@ -6,6 +6,7 @@ import { vectorName } from "../cpu/exceptions.js";
 import { GPR_NAMES, SEG_NAMES } from "../cpu/state.js";
 import type { GuestMemory } from "../mem/memory.js";
 import { formatBytes, hex64, hexNumber } from "./hex.js";
+import type { HvmLog } from "../hv/xen/hvm.js";
 
 export interface SegmentOut {
   sel: string;
@@ -28,6 +29,8 @@ export interface CaseResult {
   regs: Record<string, string>;
   sregs: Record<string, SegmentOut | string | { base: string; limit: string }>;
   memory: { addr: string; hex: string }[];
+  /** Under a hypervisor: the hypercalls made and the knob decisions taken. Explains; never compared. */
+  hv?: HvmLog;
 }
 
 export function exitOut(e: Exit): ExitOut {

@@ -6,6 +6,7 @@ import { loadReal } from "../cpu/segment.js";
 import { CaseError, SEGMENT_FIELDS, type Case } from "./case.js";
 import { Machine, type MachineSnapshot } from "./machine.js";
 import { project, type CaseResult } from "./result.js";
+import { XenHvm } from "../hv/xen/hvm.js";
 
 const SEG_INDEX = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
 
@@ -51,6 +52,7 @@ export class CaseRunner {
     const b = this.machineFor(c);
     b.m.restore(b.s);
     b.prefix = null;
+    attachHypervisor(b.m, c);
     load(b.m, c, true);
     return b.m;
   }
@@ -71,6 +73,7 @@ export class CaseRunner {
     } else {
       b.m.restore(b.s);
       b.prefix = null;
+      attachHypervisor(b.m, c);
       load(b.m, c, false);
       const cpu = b.m.cpu;
       cpu.stopRip = c.base - cpu.segBase(CS);
@@ -84,6 +87,8 @@ export class CaseRunner {
       b.prefix = { key, s: b.m.snapshot() };
     }
     this.last!.start = b.prefix.s;
+    // The code runs under a hypervisor of its own (the prefix's made no hypercalls it keeps).
+    attachHypervisor(b.m, c);
     const cpu = b.m.cpu;
     b.m.mem.writeBytes(c.base, c.code);
     cpu.stopRip = c.base + c.code.length - cpu.segBase(CS);
@@ -108,8 +113,7 @@ export class CaseRunner {
       exit = { kind: "crash", message: e instanceof Error ? e.message : String(e) };
       this.last.machine.cpu.crashError = e;
     }
-    const m = this.last!.machine;
-    return project(c.id, m.cpu, m.mem, exit, c.dump);
+    return withHvLog(project(c.id, this.last!.machine.cpu, this.last!.machine.mem, exit, c.dump), this.last!.machine);
   }
 
   run(c: Case): CaseResult {
@@ -122,16 +126,28 @@ export class CaseRunner {
       exit = { kind: "crash", message: e instanceof Error ? e.message : String(e) };
       this.last.machine.cpu.crashError = e;
     }
-    const m = this.last!.machine;
-    return project(c.id, m.cpu, m.mem, exit, c.dump);
+    return withHvLog(project(c.id, this.last!.machine.cpu, this.last!.machine.mem, exit, c.dump), this.last!.machine);
   }
+}
+
+/** A fresh hypervisor for the case (cases.md `hv`), or none: a bare CPU. */
+function attachHypervisor(m: Machine, c: Case): void {
+  if (c.hv === undefined) m.cpu.hypervisor = null;
+  else new XenHvm(c.hv.policy).attach(m.cpu);
+}
+
+/** The result with the hypervisor's log (hypercalls, knob decisions), when there is one. */
+function withHvLog(r: CaseResult, m: Machine): CaseResult {
+  const hv = m.cpu.hypervisor;
+  if (hv instanceof XenHvm) r.hv = hv.log();
+  return r;
 }
 
 /** Everything in a case but its code, its id and what it asks back: what its prefix depends on. */
 export function prefixKey(c: Case): string {
   const mem = c.memory.map((b) => `${b.addr}:${b.bytes.length}:${fingerprint(b.bytes)}`).join(",");
   const regs = c.gprs.map((g) => `${g.lo}:${g.hi}`).join(",");
-  return `${c.mode}|${c.base}|${c.entry}|${mem}|${regs}|${c.rflags}|${JSON.stringify(c.sregs)}|${c.exceptions}|${c.maxSteps}`;
+  return `${c.mode}|${c.base}|${c.entry}|${mem}|${regs}|${c.rflags}|${JSON.stringify(c.sregs)}|${c.exceptions}|${c.maxSteps}|${JSON.stringify(c.hv ?? null)}`;
 }
 
 const fingerprints = new WeakMap<Uint8Array, string>();

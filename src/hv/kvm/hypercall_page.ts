@@ -24,5 +24,6 @@ export function kvmXenWriteHypercallPage(hv: XenHvm, cpu: Cpu, lo: number, hi: n
     throw new CpuFault(GP, 0);
   }
   cpu.mem.writeBytes(gfn * PAGE_SIZE, kvmHypercallPage(cpu));
+  hv.hypercallPageGfn = gfn;
   hv.event("hypercall-page", `filled at GFN 0x${gfn.toString(16)} (${cpu.model.vendor === "intel" ? "VMCALL" : "VMMCALL"} in all 128 slots)`);
 }

@@ -12,6 +12,7 @@
 
 import type { Cpu, HypervisorHooks } from "../../cpu/cpu.js";
 import type { U64 } from "../../cpu/state.js";
+import { hexNumber } from "../../case/hex.js";
 import type { HvmKnobName, HvmPolicy } from "../policy.js";
 import { EvtchnState, sendVirq, VIRQ_TIMER } from "./event_channel.js";
 import { PAGE_SIZE } from "./guest.js";
@@ -43,6 +44,8 @@ export interface KnobDecision {
   knob: HvmKnobName;
   branch: string;
   step: number;
+  /** The instruction that entered the hypervisor (VMCALL, WRMSR, CPUID). */
+  rip: string;
   why: string;
 }
 
@@ -53,11 +56,20 @@ export interface HvEvent {
   detail: string;
 }
 
+/** A guest-physical range the hypervisor writes, by what it holds (for reading a memory difference). */
+export interface HvArea {
+  name: "hypercall page" | "shared_info" | "vcpu_info" | "runstate";
+  addr: string;
+  len: number;
+}
+
 /** The `hv` part of a result (cases.md): explanations, never compared. */
 export interface HvmLog {
   hypercalls: HypercallRecord[];
   decisions: KnobDecision[];
   events: HvEvent[];
+  /** Where the guest placed what the hypervisor writes, at the end of the run. */
+  areas: HvArea[];
 }
 
 /** Xen hvm_set_callback_via(): the decoded HVM_PARAM_CALLBACK_IRQ. */
@@ -114,6 +126,8 @@ export class XenHvm implements HypervisorHooks {
   vcpuInfoGpa: number | null = null;
   readonly runstate: RunstateAccount = { state: RUNSTATE_running, entryTime: 0, time: [0, 0, 0, 0] };
   readonly runstateAreas: RunstateAreas = { va: null, phys: null, kvmGpa: null };
+  /** The GFN the hypercall page was last written at, or null. */
+  hypercallPageGfn: number | null = null;
   /** VM_ASSIST(d, runstate_update_flag) / KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG. */
   runstateUpdateFlag = false;
   readonly evtchn = new EvtchnState();
@@ -151,7 +165,7 @@ export class XenHvm implements HypervisorHooks {
   // ---- records
 
   decide(knob: HvmKnobName, branch: string, why: string): void {
-    this.decisions.push({ knob, branch, step: this.cpuRef?.steps ?? 0, why });
+    this.decisions.push({ knob, branch, step: this.cpuRef?.steps ?? 0, rip: hexNumber(this.cpuRef?.insnRip ?? 0), why });
   }
 
   event(kind: HvEvent["kind"], detail: string): void {
@@ -160,7 +174,20 @@ export class XenHvm implements HypervisorHooks {
 
   /** The `hv` part of a result: a deep copy in plain JSON. */
   log(): HvmLog {
-    return JSON.parse(JSON.stringify({ hypercalls: this.hypercalls, decisions: this.decisions, events: this.events })) as HvmLog;
+    return JSON.parse(JSON.stringify({ hypercalls: this.hypercalls, decisions: this.decisions, events: this.events, areas: this.areas() })) as HvmLog;
+  }
+
+  private areas(): HvArea[] {
+    const out: HvArea[] = [];
+    const add = (name: HvArea["name"], addr: number | null, len: number) => {
+      if (addr !== null) out.push({ name, addr: hexNumber(addr), len });
+    };
+    add("hypercall page", this.hypercallPageGfn === null ? null : this.hypercallPageGfn * PAGE_SIZE, PAGE_SIZE);
+    add("shared_info", this.shinfo?.gfn == null ? null : this.shinfo.gfn * PAGE_SIZE, PAGE_SIZE);
+    add("vcpu_info", this.vcpuInfoGpa, 64);
+    // The runstate area: 48 bytes covers either layout (and a second page when it crosses).
+    for (const at of [this.runstateAreas.va, this.runstateAreas.phys?.gpa ?? null, this.runstateAreas.kvmGpa]) add("runstate", at, 48);
+    return out;
   }
 
   // ---- HypervisorHooks

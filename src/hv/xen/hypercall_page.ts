@@ -120,6 +120,7 @@ export function writeHypercallPageMsr(hv: XenHvm, cpu: Cpu, index: number, lo: n
   // hvm_init_hypercall_page(): the latch, then the page.
   latchAtHypercallPage(hv, cpu);
   cpu.mem.writeBytes(gfn * PAGE_SIZE, xenHypercallPage(cpu));
+  hv.hypercallPageGfn = gfn;
   hv.event("hypercall-page", `filled at GFN 0x${gfn.toString(16)} (${cpu.model.vendor === "intel" ? "VMCALL" : "VMMCALL"}, UD2 at iret)`);
   return true;
 }
