@@ -64,6 +64,10 @@ export const RECIPES = [
     items: ["map shared_info"], expect: "divergence kvm/xen long64 vmcall memory_op/7: memory(shared_info)" },
   { name: "hvm-runstate-44-before-page-end", pair: ["kvm", "kvm-2022"], hypercalls: true, start: "compat32", kinds: ["hc-runstate"],
     items: ["runstate area 44 bytes before a page end"], expect: "divergence kvm/kvm-2022 compat32 vmcall vcpu_op/5: regs.rax" },
+  { name: "hvm-runstate-phys-area", pair: ["kvm", "xen"], hypercalls: true, start: "compat32", kinds: ["hc-runstate-phys"],
+    items: ["runstate phys area 44 bytes before a page end"], expect: "divergence kvm/xen compat32 vmcall vcpu_op/14: regs.rax" },
+  { name: "hvm-vcpu-info-crosses-page", pair: ["kvm", "xen"], hypercalls: true, start: "long64", kinds: ["hc-vcpu-info"],
+    items: ["vcpu_info at offset 4064"], expect: "divergence kvm/xen long64 vmcall vcpu_op/10: regs.rax" },
 ];
 
 const runner = new PairRunner();
