@@ -151,14 +151,14 @@ export function parseConfiguration(v: unknown, where: string): Configuration {
     // Knobs not given keep their xen-4.21 value.
     for (const [k, value] of Object.entries(c.domctl)) {
       const problem = knobValueProblem(k, value, DOMCTL_KNOBS);
-      if (problem !== null) throw new ConfigError(`${where}: domctl.${k}: ${problem}`);
+      if (problem !== null) throw new ConfigError(`${where}: domctl["${k}"]: ${problem}`);
     }
     out.domctl = { ...DOMCTL_PRESETS[DEFAULT_DOMCTL_PRESET]!, ...c.domctl };
   }
   if (c.hvm !== undefined) {
     for (const [k, value] of Object.entries(c.hvm)) {
       const problem = knobValueProblem(k, value, HVM_KNOBS);
-      if (problem !== null) throw new ConfigError(`${where}: hvm.${k}: ${problem}`);
+      if (problem !== null) throw new ConfigError(`${where}: hvm["${k}"]: ${problem}`);
     }
     out.hvm = { ...HVM_PRESETS[DEFAULT_HVM_PRESET], ...c.hvm };
   }
