@@ -226,6 +226,21 @@ interface Pool {
 
 const pools = new Map<string, Pool>();
 
+/** What the generator asks of an iced `Code` (its name, mnemonic, operand kinds), asked of iced once. */
+const facts = new Map<number, { name: string; mnem: string; kinds: readonly number[] }>();
+function codeFacts(code: number): { name: string; mnem: string; kinds: readonly number[] } {
+  let f = facts.get(code);
+  if (f === undefined) {
+    const info = CodeExt.opCode(code);
+    const kinds: number[] = [];
+    for (let k = 0; k < info.opCount; k++) kinds.push(info.opKind(k));
+    f = { name: Code[code]!, mnem: iced.Mnemonic[info.mnemonic]!.toLowerCase(), kinds };
+    info.free();
+    facts.set(code, f);
+  }
+  return f;
+}
+
 /** Operand kinds the generator can fill. */
 const SUPPORTED_KINDS = new Set<number>([
   K.r8_or_mem, K.r16_or_mem, K.r32_or_mem, K.r64_or_mem, K.r8_reg, K.r8_opcode, K.r16_reg, K.r16_opcode,
@@ -524,11 +539,7 @@ export class SequenceGenerator {
   /** One random instruction with its set-up, or null to retry. */
   private item(st: GenState, forced?: number): Item[] | null {
     const code = forced ?? this.pick(this.pool);
-    const name = Code[code]!;
-    const info = CodeExt.opCode(code);
-    const mnem = iced.Mnemonic[info.mnemonic]!.toLowerCase();
-    const kinds: number[] = [];
-    for (let k = 0; k < info.opCount; k++) kinds.push(info.opKind(k));
+    const { name, mnem, kinds } = codeFacts(code);
     const setup: Iced.Instruction[] = [];
 
     // Control transfer and stack forms with their own rules.
