@@ -8,7 +8,7 @@
 import { Emit, RAX, RCX, RDX, R11, RSP, type Bits } from "./emit.js";
 import { EXCLUDED, EXCLUDED_CODES, SequenceGenerator, type Target } from "./sequence.js";
 import { iced, withIcedArena } from "./iced.js";
-import { CODE_SELECTOR, BODY, CONT, DATA, DATA_USED, EVENT_STACK, type BodyMode, type Item, type Program } from "./program.js";
+import { CODE_SELECTOR, BODY, CONT, DATA, DATA_USED, EVENT_STACK, type BodyMode, type Item, type KitMode, type Program } from "./program.js";
 import { KIT } from "./kit/ia32e.js";
 import { HYPERCALL_KINDS, hypercallItem, type HypercallKind } from "./hypercalls.js";
 
@@ -27,7 +27,7 @@ const SAVED_FLAGS = KIT.symbols.SAVED_FLAGS;
  * privileged or descriptor-table instructions, whose effects belong to the system items
  * and the kit), memory operands and the stack in the kit's data region.
  */
-const TARGETS: Record<BodyMode, Target> = {
+const TARGETS: Record<KitMode, Target> = {
   long64: {
     name: "fuzz long64", oracle: "fuzz", mode: "long64", codeBase: BODY, codeSize: 0x10000, pack: false,
     dataBase: DATA, dataSize: DATA_USED, cpl0: false, segments: false, excluded: EXCLUDED, excludedCodes: EXCLUDED_CODES,
@@ -72,7 +72,7 @@ interface State {
 
 export class Ia32eGenerator {
   private readonly rnd: Rand;
-  private readonly sequences: Record<BodyMode, SequenceGenerator>;
+  private readonly sequences: Record<KitMode, SequenceGenerator>;
 
   /** With `hypercalls`: programs for the Xen HVM model (hvm@1), mostly hypercalls and mode switches. */
   constructor(random: Rand, private readonly opts: { hypercalls?: boolean } = {}) {
@@ -102,13 +102,14 @@ export class Ia32eGenerator {
   }
 
   private draw(seed: string, opts: { count?: number; kinds?: readonly string[] }): Program {
-    const start: BodyMode = this.chance(0.6) ? "long64" : "compat32";
+    const hv = this.opts.hypercalls === true;
+    // Under the HVM model, also a guest that never enters long mode (a bare prot32 case).
+    const start: BodyMode = hv && this.chance(0.2) ? "prot32" : this.chance(0.6) ? "long64" : "compat32";
     const st: State = { mode: start, ring: 0 };
     const n = opts.count ?? this.int(4, 24);
     const allowed = opts.kinds === undefined ? null : new Set(opts.kinds);
     const pick = (w: typeof RING0_WEIGHTS) => (allowed === null ? w : weights(w.list.filter(([k]) => allowed.has(k))));
-    const hv = this.opts.hypercalls === true;
-    const ring0 = pick(hv ? HVM_RING0_WEIGHTS : RING0_WEIGHTS);
+    const ring0 = pick(start === "prot32" ? HVM_PROT32_WEIGHTS : hv ? HVM_RING0_WEIGHTS : RING0_WEIGHTS);
     const ring3 = pick(hv ? HVM_RING3_WEIGHTS : RING3_WEIGHTS);
     const items: Item[] = [];
     for (let k = 0; k < n; k++) items.push(this.item(st, st.ring === 0 ? ring0 : ring3));
@@ -131,7 +132,7 @@ export class Ia32eGenerator {
     return new Emit(st.mode === "long64" ? 64 : 32);
   }
 
-  private done(kind: string, st: State, e: Emit, switchTo?: BodyMode): Item {
+  private done(kind: string, st: State, e: Emit, switchTo?: KitMode): Item {
     const it: Item = { kind, mode: st.mode, ring: st.ring, code: e.bytes() };
     if (e.values.length > 0) it.values = e.values;
     if (switchTo !== undefined) {
@@ -142,11 +143,13 @@ export class Ia32eGenerator {
   }
 
   private make(kind: string, st: State): Item {
+    // Without the kit (prot32) only hypercall items: nothing resumes after an exception.
+    if (st.mode === "prot32" && !(HYPERCALL_KINDS as readonly string[]).includes(kind)) return this.make("hc-version", st);
     const e = this.emit(st);
     const bits: Bits = e.bits;
     switch (kind) {
       case "random": {
-        const t = this.sequences[st.mode].generate({ count: 1, maxLength: this.int(2, 10), listing: false })[0]!;
+        const t = this.sequences[st.mode as KitMode].generate({ count: 1, maxLength: this.int(2, 10), listing: false })[0]!;
         // The sequence's starting registers and flags, then the sequence.
         const nregs = bits === 64 ? 16 : 8;
         for (let r = 0; r < nregs; r++) {
@@ -292,6 +295,11 @@ const RING0_WEIGHTS = weights([
 const HVM_RING0_WEIGHTS = weights([
   ["hc-page", 3], ["hc-shinfo", 3], ["hc-callback", 2], ["hc-runstate", 2], ["hc-runstate-phys", 1], ["hc-vcpu-info", 2],
   ["hc-evtchn", 2], ["hc-look", 3], ["hc-version", 1], ["hc-vm-assist", 1], ["hc-yield", 1], ["switch", 4], ["random", 1], ["to-ring3", 1],
+]);
+/** hvm@1 in 32-bit protected mode: hypercalls only (no kit, no mode switches). */
+const HVM_PROT32_WEIGHTS = weights([
+  ["hc-page", 3], ["hc-shinfo", 3], ["hc-callback", 2], ["hc-runstate", 2], ["hc-runstate-phys", 1], ["hc-vcpu-info", 2],
+  ["hc-evtchn", 2], ["hc-look", 3], ["hc-version", 1], ["hc-vm-assist", 1],
 ]);
 const HVM_RING3_WEIGHTS = weights([["hc-version", 2], ["hc-look", 1], ["switch", 2], ["random", 1], ["syscall", 1]]);
 const RING3_WEIGHTS = weights([

@@ -11,10 +11,17 @@ import { HVM_PRESETS } from "../../src/hv/policy.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { DEFAULT_RAM, type Case } from "../../src/case/case.js";
 
-export type BodyMode = "long64" | "compat32";
+/** The modes the IA-32e kit runs bodies in. */
+export type KitMode = "long64" | "compat32";
+/**
+ * A body's mode: the kit's, or 32-bit protected mode without the kit (a bare prot32 case:
+ * flat segments, no paging; its first exception ends the run). Programs under the HVM
+ * model use it to reach the latch points from a guest that is not in long mode at all.
+ */
+export type BodyMode = KitMode | "prot32";
 
 /** Code selectors of the kit's GDT (the built-in layout) per mode and ring. */
-export const CODE_SELECTOR: Record<BodyMode, Record<0 | 3, number>> = {
+export const CODE_SELECTOR: Record<KitMode, Record<0 | 3, number>> = {
   long64: { 0: 0x08, 3: 0x33 },
   compat32: { 0: 0x18, 3: 0x23 },
 };
@@ -28,7 +35,7 @@ export interface Item {
   /** Position-independent code; for a mode switch, `switchTo` adds the far transfer. */
   code: Uint8Array;
   /** The item ends with a far transfer to the next item in this mode. */
-  switchTo?: BodyMode;
+  switchTo?: KitMode;
   /** Data immediates in `code` the minimizer may set to 0 (register and flag values). */
   values?: { at: number; size: 4 | 8 }[];
 }
@@ -79,7 +86,7 @@ function contStore(mode: BodyMode, next: number): Uint8Array {
 }
 
 /** The far transfer ending a mode-switching item: CONT+8 first (the resume CS), then the jump. */
-function switchCode(from: BodyMode, to: BodyMode, ring: 0 | 3, next: number): Uint8Array {
+function switchCode(from: BodyMode, to: KitMode, ring: 0 | 3, next: number): Uint8Array {
   const e = new Emit(bitsOf(from));
   const sel = CODE_SELECTOR[to][ring];
   e.storeImm32(CONT + 8, CODE_SELECTOR[to][0]);
@@ -121,10 +128,10 @@ export function layout(items: readonly Item[]): Uint8Array {
   return out;
 }
 
-const kits = new Map<BodyMode, Uint8Array>();
+const kits = new Map<KitMode, Uint8Array>();
 
 /** The kit's bytes with the body's starting code selector patched in (one array per mode, shared: never written). */
-function kitBytes(start: BodyMode): Uint8Array {
+function kitBytes(start: KitMode): Uint8Array {
   const known = kits.get(start);
   if (known !== undefined) return known;
   const bytes = Uint8Array.from(Buffer.from(KIT.hex, "hex"));
@@ -141,17 +148,18 @@ function kitBytes(start: BodyMode): Uint8Array {
  * directly: the fuzzer runs thousands a second and needs the JSON only for reports.
  */
 export function toRunnable(p: Program, id: string): Case {
+  const kit = p.start !== "prot32";
   return {
     id,
     mode: p.start,
     base: BODY,
     code: layout(p.items),
-    entry: p.start === "long64" ? KIT.symbols.entry_long64 : KIT.symbols.entry_compat32,
-    memory: [{ addr: KIT.base, bytes: kitBytes(p.start) }],
+    entry: p.start === "prot32" ? BODY : p.start === "long64" ? KIT.symbols.entry_long64 : KIT.symbols.entry_compat32,
+    memory: p.start === "prot32" ? [] : [{ addr: KIT.base, bytes: kitBytes(p.start) }],
     gprs: Array.from({ length: 16 }, () => ({ lo: 0, hi: 0 })),
     rflags: 2,
     sregs: {},
-    exceptions: "deliver",
+    exceptions: kit ? "deliver" : "stop",
     cpu: { vendor: "intel", fred: false },
     maxSteps: p.maxSteps,
     dump: [],
@@ -162,6 +170,9 @@ export function toRunnable(p: Program, id: string): Case {
 
 /** The case (cases.md) that runs `p`: the kit in `memory`, the body as `code`. */
 export function toCase(p: Program, id: string): Record<string, unknown> {
+  if (p.start === "prot32") {
+    return { id, mode: p.start, base: hexNumber(BODY), code: formatBytes(layout(p.items)), exceptions: "stop", maxSteps: p.maxSteps, ...(p.hv === undefined ? {} : { hv: { model: p.hv } }) };
+  }
   return {
     id,
     mode: p.start,

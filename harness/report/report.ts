@@ -13,7 +13,7 @@ import type { Configuration } from "../config/config.js";
 import type { Difference } from "../../src/case/diff.js";
 import type { DecisionOut, FirstDivergence } from "../run/pair.js";
 import type { Finding } from "../run/finding.js";
-import type { Item, Program } from "../gen/program.js";
+import type { Item, KitMode, Program } from "../gen/program.js";
 import type { DomctlOpJson, DomctlProgram } from "../gen/domctl.js";
 import type { DomctlFinding } from "../run/domctl.js";
 import { formatBytes, hexNumber, parseBytes } from "../../src/case/hex.js";
@@ -27,7 +27,7 @@ export const MAX_SEEDS = 20;
 
 export interface ProgramJson {
   start: Program["start"];
-  items: { kind: string; mode: Item["mode"]; ring: 0 | 3; code: string; switchTo?: Item["mode"]; values?: { at: number; size: 4 | 8 }[] }[];
+  items: { kind: string; mode: Item["mode"]; ring: 0 | 3; code: string; switchTo?: KitMode; values?: { at: number; size: 4 | 8 }[] }[];
   maxSteps: number;
   hv?: "xen-hvm";
 }

@@ -45,7 +45,7 @@ const item = {
   additionalProperties: false,
   properties: {
     kind: { type: "string" },
-    mode: { enum: ["long64", "compat32"] },
+    mode: { enum: ["long64", "compat32", "prot32"] },
     ring: { enum: [0, 3] },
     code: bytes,
     switchTo: { enum: ["long64", "compat32"] },
@@ -65,7 +65,7 @@ const program = {
   type: "object",
   required: ["start", "items", "maxSteps"],
   additionalProperties: false,
-  properties: { start: { enum: ["long64", "compat32"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 }, hv: { enum: ["xen-hvm"] } },
+  properties: { start: { enum: ["long64", "compat32", "prot32"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 }, hv: { enum: ["xen-hvm"] } },
 } as const;
 
 const domctlOp = { type: "object", required: ["op"], properties: { op: { type: "string" } } } as const;

@@ -54,7 +54,7 @@ describe("hvdiff fuzz under the HVM model", () => {
   it("--pair kvm,xen finds the latch at the hypercall-page MSR from scratch, and the report names the knob and the instruction", () => {
     const out = join(dir, "latch");
     const t0 = Date.now();
-    const r = hvdiff(["fuzz", "--pair", "kvm,xen", "--cases", "2000", "--jobs", "2", "--out", out, "--no-progress"]);
+    const r = hvdiff(["fuzz", "--pair", "kvm,xen", "--cases", "4000", "--jobs", "2", "--out", out, "--no-progress"]);
     const seconds = (Date.now() - t0) / 1000;
     expect(r.status, r.stderr).toBe(0);
     expect(seconds).toBeLessThan(120);
