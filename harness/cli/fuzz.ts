@@ -55,9 +55,23 @@ interface Io {
   tty: boolean;
 }
 
+/**
+ * What the run keeps of a signature: its counts, and the report's file. The report itself
+ * (tens of kilobytes with its cases) stays on disk and is read back when it changes, so a
+ * long run's memory does not grow with the number of signatures it has found.
+ */
 interface Entry {
-  report: Report;
   file: string;
+  signature: string;
+  pair: string;
+  count: number;
+  seeds: string[];
+  /** The seed of the case the report was made from (the earliest seen). */
+  seed: string;
+}
+
+function entryOf(r: Report): Entry {
+  return { file: reportFileName(r.kind, r.signature), signature: r.signature, pair: `${r.pair.a.name}/${r.pair.b.name}`, count: r.count, seeds: r.seeds, seed: r.generator.seed };
 }
 
 export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
@@ -181,7 +195,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
 
   const known = (): Record<string, string> => {
     const out: Record<string, string> = {};
-    for (const [sig, e] of agg) out[sig] = e.report.generator.seed;
+    for (const [sig, e] of agg) out[sig] = e.seed;
     return out;
   };
   let casesRun = state.cases.reduce((a, b) => a + b, 0);
@@ -193,30 +207,28 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     absorb(t.seq, t.task.generator, r);
     if (!t.counted) return;
     const [p, k] = [t.pair, t.k];
-    const changed = new Set<string>();
+    const stored = (e: Entry): Report => readReport(join(outDir, e.file));
     for (const f of r.findings) {
       const e = agg.get(f.signature);
+      let report: Report;
       if (f.report !== undefined) {
         const candidate: Report = { ...f.report, count: f.count, seeds: f.seeds };
-        const merged = e === undefined ? candidate : mergeReports(e.report, candidate);
-        agg.set(f.signature, { report: merged, file: reportFileName(merged.kind, merged.signature) });
+        report = e === undefined ? candidate : mergeReports(stored(e), candidate);
       } else if (e !== undefined) {
-        const seeds = [...new Set([...e.report.seeds, ...f.seeds])].sort(compareSeeds).slice(0, MAX_SEEDS);
-        e.report = { ...e.report, count: e.report.count + f.count, seeds };
+        const seeds = [...new Set([...e.seeds, ...f.seeds])].sort(compareSeeds).slice(0, MAX_SEEDS);
+        report = { ...stored(e), count: e.count + f.count, seeds };
       } else {
         continue; // cannot happen: a chunk skips the report only for a known signature
       }
-      changed.add(f.signature);
-    }
-    for (const sig of changed) {
-      const e = agg.get(sig)!;
-      e.report.replay = `npx hvdiff replay ${join(outDir, e.file)}`;
-      writeReport(outDir, e.report);
+      const next = entryOf(report);
+      report.replay = `npx hvdiff replay ${join(outDir, next.file)}`;
+      writeReport(outDir, report);
+      agg.set(f.signature, next);
     }
     done[p]!.add(k);
     state.done[p] = [...done[p]!].sort((a, b) => a - b);
     state.cases[p]! += r.cases;
-    for (const [sig, e] of agg) state.signatures[sig] = { count: e.report.count, seeds: e.report.seeds, file: e.file };
+    for (const [sig, e] of agg) state.signatures[sig] = { count: e.count, seeds: e.seeds, file: e.file };
     writeFileAtomic.sync(statePath, JSON.stringify(state, null, 1) + "\n", { fsync: false });
     casesRun += r.cases;
     stepLimits += r.stepLimits;
@@ -235,7 +247,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   const status = () => {
     const elapsed = (Date.now() - start) / 1000;
     const rate = (casesRun - casesAtStart) / Math.max(elapsed, 0.001);
-    const findings = [...agg.values()].reduce((a, e) => a + e.report.count, 0);
+    const findings = [...agg.values()].reduce((a, e) => a + e.count, 0);
     const left = plannedCases !== null ? `${Math.max(0, (plannedCases - casesRun) / Math.max(rate, 1)).toFixed(0)}s` : `${Math.max(0, seconds - elapsed).toFixed(0)}s`;
     return { rate: rate.toFixed(0), findings, sigs: agg.size, left, elapsed };
   };
@@ -293,18 +305,17 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
 
   // Summary.
   const elapsed = (Date.now() - start) / 1000;
-  const entries = [...agg.values()].sort((x, y) => y.report.count - x.report.count || (x.report.signature < y.report.signature ? -1 : 1));
+  const entries = [...agg.values()].sort((x, y) => y.count - x.count || (x.signature < y.signature ? -1 : 1));
   let open = 0;
   io.out(`hvdiff fuzz: ${casesRun - casesAtStart} cases in ${elapsed.toFixed(1)} s (${((casesRun - casesAtStart) / Math.max(elapsed, 0.001)).toFixed(0)} cases/s, ${jobs} job${jobs === 1 ? "" : "s"}), ${pairs.length} pair(s): ${pairNames.join(", ")}`);
   io.out(`  ${entries.length} signature(s) in ${outDir}/; ${stepLimits} case(s) ran out of steps`);
   if (corpus !== null) io.out(`  corpus ${corpus.dir}: ${corpus.size} input(s), ${corpus.size - corpusAtStart} new; ${corpus.features} signal features`);
   const junit: Parameters<typeof junitXml>[1] = [];
   for (const e of entries) {
-    const sup = isSuppressed(e.report.signature, suppressions);
+    const sup = isSuppressed(e.signature, suppressions);
     if (sup === null) open++;
-    const pairName = `${e.report.pair.a.name}/${e.report.pair.b.name}`;
-    junit.push({ pair: pairName, signature: e.report.signature, count: e.report.count, file: join(outDir, e.file), suppressed: sup?.reason ?? null });
-    io.out(`  ${String(e.report.count).padStart(7)}  ${e.report.signature}${sup !== null ? "  (suppressed)" : ""}\n           ${join(outDir, e.file)}`);
+    junit.push({ pair: e.pair, signature: e.signature, count: e.count, file: join(outDir, e.file), suppressed: sup?.reason ?? null });
+    io.out(`  ${String(e.count).padStart(7)}  ${e.signature}${sup !== null ? "  (suppressed)" : ""}\n           ${join(outDir, e.file)}`);
   }
   for (const h of harnessErrors.slice(0, 10)) io.err(`hvdiff fuzz: harness error at seed ${h.seed}: ${h.message}`);
   if (opts.junit !== undefined) {
@@ -343,6 +354,6 @@ function restoreReports(outDir: string, state: RunState, agg: Map<string, Entry>
     }
     r = { ...r, count: s.count, seeds: s.seeds };
     writeReport(outDir, r);
-    agg.set(sig, { report: r, file: s.file });
+    agg.set(sig, entryOf(r));
   }
 }
