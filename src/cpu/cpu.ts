@@ -50,6 +50,14 @@ export interface HypervisorHooks {
   writeMsr?(cpu: Cpu, index: number, lo: number, hi: number): boolean;
   /** CPUID: what the guest sees, given what the processor reports (`native`, [EAX, EBX, ECX, EDX]). */
   cpuid?(cpu: Cpu, leaf: number, subleaf: number, native: readonly [number, number, number, number]): [number, number, number, number];
+  /**
+   * Execution reached a linear address inside the host code range registered with
+   * `cpu.setHostCode()` (after the fetch's paging checks): the hypervisor runs its own
+   * software path there, modelled outside the CPU, and leaves the CPU where that path
+   * ends (registers, memory, RIP). Counts as one retired instruction. May throw a CpuFault
+   * or a RunStop (with `cpu.exit` set).
+   */
+  enterHost?(cpu: Cpu): void;
 }
 
 /** A decision the configuration made: at which step and instruction, which rule, what it chose and why. */
@@ -119,6 +127,22 @@ export class Cpu extends CpuState implements MmuHost {
   hypervisor: HypervisorHooks | null = null;
   /** Devices on the I/O ports (none by default: reads are all ones). */
   ports: PortBus = OPEN_BUS;
+  /** The hypervisor's host code range [hostCodeBase, hostCodeEnd) of linear addresses (empty: none). */
+  private hostCodeBase = 0;
+  private hostCodeEnd = 0;
+  /** The pseudo-instruction that hands a fetch in the host code range to the hypervisor. Never cached. */
+  private readonly hostInsn = new Insn((cpu) => cpu.hypervisor!.enterHost!(cpu));
+
+  /**
+   * Register the linear range where the hypervisor's own software paths live (Xen's
+   * entry points that LSTAR, CSTAR, the IDT or FRED_CONFIG name): reaching it calls
+   * HypervisorHooks.enterHost instead of decoding. `len` 0 removes the range.
+   */
+  setHostCode(base: number, len: number): void {
+    this.hostCodeBase = base;
+    this.hostCodeEnd = base + len;
+    this.fetchBase = NaN;
+  }
 
   // Decode cache, keyed by physical page and code size.
   private readonly decoder: Decoder;
@@ -447,6 +471,8 @@ export class Cpu extends CpuState implements MmuHost {
   private fetchSlow(rip: number): Insn {
     const lin = this.codeLinear(rip, 0);
     const pa = this.translateFor(lin, ACC_FETCH);
+    // Host code: modelled by the hypervisor, not decoded (and so never in the cache).
+    if (lin < this.hostCodeEnd && lin >= this.hostCodeBase && this.hypervisor?.enterHost !== undefined) return this.hostInsn;
     const ppn = Math.floor(pa / 4096);
     const off = pa & 0xfff;
     const inRam = ppn < this.mem.npages;

@@ -370,10 +370,77 @@ export const HVM_PRESET_DESCRIPTIONS: Readonly<Record<HvmPresetName, string>> = 
   "kvm-2022": "as kvm, but the runstate area must fit one page at the native 48-byte size (pre-6.2 / the 2022 proposal)",
 };
 
+// --- PV64 knobs (Xen PV64 under FRED and IDT hosts; spec fred-syscall-pv.md) ----------
+
+/** How the host takes events and SYSCALL from a PV guest, and the exit path that goes with it. */
+export type Pv64Delivery = "legacy_syscall_init" | "init_fred";
+/** entry_from_pv() on a SYSCALL event: the entry hunk of c5a4b9125b (as the spec reads it, or as [PATCH v2] posted it). */
+export type Pv64FredSyscallEntry = "76193ef47d" | "c5a4b9125b" | "c5a4b9125b-v2";
+/** eretu_exit_to_guest: the exit hunk of c5a4b9125b. */
+export type Pv64FredEretuExit = "76193ef47d" | "c5a4b9125b";
+
+/** The PV64 part of a configuration: one value per PV64 knob, keyed by knob name. */
+export interface Pv64Policy {
+  "pv64.host.delivery": Pv64Delivery;
+  "pv64.fred.syscall_entry": Pv64FredSyscallEntry;
+  "pv64.fred.eretu_exit": Pv64FredEretuExit;
+}
+
+export type Pv64KnobName = keyof Pv64Policy;
+
+export const PV64_KNOBS: readonly Knob[] = [
+  {
+    name: "pv64.host.delivery",
+    area: "pv64",
+    values: [
+      { value: "legacy_syscall_init", models: "Xen traps-setup.c legacy_syscall_init(): LSTAR/CSTAR -> write_stub_trampoline -> lstar_enter/cstar_enter, SYSENTER_EIP -> sysenter_entry, IDT for exceptions; exit through restore_all_guest (SYSRET when TRAP_syscall, else iret_exit_to_guest)" },
+      { value: "init_fred", models: "Xen traps-setup.c init_fred() (X86_FEATURE_XEN_FRED): CR4.FRED, FRED_CONFIG -> entry_FRED_R3 -> entry_from_pv(); restore_all_guest's ALTERNATIVE jumps to eretu_exit_to_guest" },
+    ],
+    models: "Xen legacy_syscall_init() / init_fred(): which entry and exit paths a PV guest's SYSCALL, faults and returns take",
+    description: "host: legacy IDT + SYSCALL/SYSRET, or FRED",
+  },
+  {
+    name: "pv64.fred.syscall_entry",
+    area: "pv64",
+    values: [
+      { value: "76193ef47d", models: "Xen 76193ef47d 'x86/pv: System call handling in FRED mode': entry_from_pv() rebuilds CS/SS only; regs->rcx and regs->r11 keep the guest's pre-SYSCALL values (FRED does not write them)" },
+      { value: "c5a4b9125b", models: "Xen c5a4b9125b, entry hunk as spec fred-syscall-pv.md 5.1 reads it (and as [PATCH 2/2] of 2026-03-25 posted it): entry_from_pv() sets regs->rcx = regs->rip (after SYSCALL) and regs->r11 = regs->rflags, as legacy SYSCALL hardware would; TRAP_syscall stays clear for hypercalls" },
+      { value: "c5a4b9125b-v2", models: "[PATCH v2] x86/pv: Provide better SYSCALL backwards compatibility in FRED mode (xen-devel, 2026-03-31): as c5a4b9125b, and regs->entry_vector |= TRAP_syscall before pv_hypercall(), so a hypercall (HYPERCALL_iret with VGCF_in_syscall included) exits as SYSRET would" },
+    ],
+    models: "Xen traps.c entry_from_pv(), case X86_ET_OTHER vector 1 (SYSCALL); read only on a FRED host",
+    description: "FRED host: whether SYSCALL entry writes RCX/R11 into the saved registers",
+  },
+  {
+    name: "pv64.fred.eretu_exit",
+    area: "pv64",
+    values: [
+      { value: "76193ef47d", models: "Xen before c5a4b9125b: eretu_exit_to_guest is POP_GPRS; eretu, so RCX/R11 are regs->rcx/r11 whatever TRAP_syscall says" },
+      { value: "c5a4b9125b", models: "Xen c5a4b9125b, exit hunk: eretu_exit_to_guest tests TRAP_syscall, then cmovnz EFRAME_rip -> %rcx and EFRAME_eflags -> %r11 before eretu (where SYSRET would have been used)" },
+    ],
+    models: "Xen x86_64/entry-fred.S eretu_exit_to_guest; read only on a FRED host",
+    description: "FRED host: whether the exit to guest loads RCX/R11 from the frame when TRAP_syscall is set",
+  },
+];
+
+export type Pv64PresetName = "xen-idt" | "xen-fred" | "xen-fred-fixed";
+
+/** The PV64 presets of design/cases.md. */
+export const PV64_PRESETS: Record<Pv64PresetName, Pv64Policy> = {
+  "xen-idt": { "pv64.host.delivery": "legacy_syscall_init", "pv64.fred.syscall_entry": "c5a4b9125b", "pv64.fred.eretu_exit": "c5a4b9125b" },
+  "xen-fred": { "pv64.host.delivery": "init_fred", "pv64.fred.syscall_entry": "76193ef47d", "pv64.fred.eretu_exit": "76193ef47d" },
+  "xen-fred-fixed": { "pv64.host.delivery": "init_fred", "pv64.fred.syscall_entry": "c5a4b9125b", "pv64.fred.eretu_exit": "c5a4b9125b" },
+};
+
+export const PV64_PRESET_DESCRIPTIONS: Readonly<Record<Pv64PresetName, string>> = {
+  "xen-idt": "Xen on a legacy host: SYSCALL via LSTAR into lstar_enter, exit through restore_all_guest (SYSRET or IRET); the FRED knobs are not read",
+  "xen-fred": "Xen on a FRED host after 76193ef47d, before c5a4b9125b: SYSCALL leaves RCX/R11 alone and nothing sets them",
+  "xen-fred-fixed": "Xen on a FRED host with c5a4b9125b: entry_from_pv() sets regs->rcx/r11 on SYSCALL, eretu_exit_to_guest loads them from the frame when TRAP_syscall is set",
+};
+
 // --- the registry ---------------------------------------------------------------------
 
-/** Every knob of the hypervisor model (`hvdiff knobs`). PV64 appends its own. */
-export const KNOBS: readonly Knob[] = [...DOMCTL_KNOBS, ...HVM_KNOBS];
+/** Every knob of the hypervisor model (`hvdiff knobs`). */
+export const KNOBS: readonly Knob[] = [...DOMCTL_KNOBS, ...HVM_KNOBS, ...PV64_KNOBS];
 
 export function findKnob(name: string): Knob | undefined {
   return KNOBS.find((k) => k.name === name);
