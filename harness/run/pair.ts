@@ -57,7 +57,7 @@ export interface FirstDivergence {
 /** `c` with side `cfg`'s CPU model, and its hypervisor knobs when `c` runs under the HVM model. */
 export function withConfiguration(c: Case, cfg: Configuration): Case {
   const out: Case = { ...c, cpu: { ...cfg.cpu } };
-  if (c.hv !== undefined && cfg.hvm !== undefined) out.hv = { model: c.hv.model, preset: cfg.name, policy: { ...cfg.hvm } };
+  if (c.hv?.model === "xen-hvm" && cfg.hvm !== undefined) out.hv = { model: "xen-hvm", preset: cfg.name, policy: { ...cfg.hvm } };
   return out;
 }
 

@@ -9,7 +9,7 @@ import { GPR_NAMES } from "../cpu/state.js";
 import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
 import type { CpuModel, Vendor } from "../cpu/cpuid.js";
 import { DomctlError, parseDomctl, type DomctlCase } from "../hv/xen/domctl/case.js";
-import { HVM_KNOBS, HVM_PRESETS, knobValueProblem, type HvmPolicy, type HvmPresetName } from "../hv/policy.js";
+import { HVM_KNOBS, HVM_PRESETS, knobValueProblem, PV64_KNOBS, PV64_PRESETS, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName } from "../hv/policy.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
 export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
@@ -35,30 +35,47 @@ export interface Case {
   hv?: HvCase;
 }
 
-/** A guest under the Xen HVM model: the preset's knobs with the case's overrides applied. */
-export interface HvCase {
-  model: "xen-hvm";
-  preset: string;
-  policy: HvmPolicy;
+/** A guest under a hypervisor model: the preset's knobs with the case's overrides applied. */
+export type HvCase =
+  | { model: "xen-hvm"; preset: string; policy: HvmPolicy }
+  | { model: "xen-pv64"; preset: string; policy: Pv64Policy; migrate?: { on: "suspend"; to: string; policy: Pv64Policy } };
+
+/** The presets an `hv` without one runs under. */
+export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
+export const DEFAULT_PV64_PRESET: Pv64PresetName = "xen-idt";
+
+type HvInput = { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: { on: string; to: string } };
+
+/** The preset's knobs with `knobs` applied, each checked by name and value. */
+function policyOf<P extends object>(presets: Readonly<Record<string, P>>, preset: string, knobs: Record<string, unknown> | undefined, known: Parameters<typeof knobValueProblem>[2]): P {
+  const base = presets[preset];
+  if (base === undefined) throw new CaseError("hv.preset", `must be one of ${Object.keys(presets).map((p) => JSON.stringify(p)).join(", ")}`);
+  const policy = { ...base } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(knobs ?? {})) {
+    const problem = knobValueProblem(k, v, known);
+    if (problem !== null) throw new CaseError(`hv.knobs.${k}`, problem);
+    policy[k] = v;
+  }
+  return policy as P;
 }
 
-/** The preset an `hv` without one runs under. */
-export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
-
-function parseHv(hv: { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: unknown }): HvCase {
-  // The PV64 model is a later issue's ("Xen PV64 under FRED and IDT"): refused, never half-run.
-  if (hv.model !== "xen-hvm") throw new CaseError("hv.model", `'${hv.model}' is not implemented yet`);
-  if (hv.migrate !== undefined) throw new CaseError("hv.migrate", "only for the xen-pv64 model");
-  const preset = hv.preset ?? DEFAULT_HVM_PRESET;
-  const base = HVM_PRESETS[preset as HvmPresetName];
-  if (base === undefined) throw new CaseError("hv.preset", `must be one of ${Object.keys(HVM_PRESETS).map((p) => JSON.stringify(p)).join(", ")}`);
-  const policy: HvmPolicy = { ...base };
-  for (const [k, v] of Object.entries(hv.knobs ?? {})) {
-    const problem = knobValueProblem(k, v, HVM_KNOBS);
-    if (problem !== null) throw new CaseError(`hv.knobs.${k}`, problem);
-    (policy as unknown as Record<string, unknown>)[k] = v;
+function parseHv(hv: HvInput, mode: string | undefined, fred: boolean): HvCase {
+  if (hv.model === "xen-hvm") {
+    if (hv.migrate !== undefined) throw new CaseError("hv.migrate", "only for the xen-pv64 model");
+    const preset = hv.preset ?? DEFAULT_HVM_PRESET;
+    return { model: "xen-hvm", preset, policy: policyOf<HvmPolicy>(HVM_PRESETS, preset, hv.knobs, HVM_KNOBS) };
   }
-  return { model: "xen-hvm", preset, policy };
+  // xen-pv64: a 64-bit guest kernel at CPL 3; a FRED host needs a CPU with FRED.
+  if (mode !== "long64") throw new CaseError("mode", "a xen-pv64 guest starts in long64");
+  const preset = hv.preset ?? DEFAULT_PV64_PRESET;
+  const policy = policyOf<Pv64Policy>(PV64_PRESETS, preset, hv.knobs, PV64_KNOBS);
+  const needsFred = (p: Pv64Policy) => p["pv64.host.delivery"] === "init_fred";
+  if (needsFred(policy) && !fred) throw new CaseError("cpu.fred", `the ${preset} host delivers events with FRED: set cpu.fred to true`);
+  if (hv.migrate === undefined) return { model: "xen-pv64", preset, policy };
+  const to = PV64_PRESETS[hv.migrate.to as Pv64PresetName];
+  if (to === undefined) throw new CaseError("hv.migrate.to", `must be one of ${Object.keys(PV64_PRESETS).map((p) => JSON.stringify(p)).join(", ")}`);
+  if (needsFred(to) && !fred) throw new CaseError("cpu.fred", `migrating to ${hv.migrate.to} (a FRED host) needs cpu.fred true`);
+  return { model: "xen-pv64", preset, policy, migrate: { on: "suspend", to: hv.migrate.to, policy: { ...to } } };
 }
 
 export const DEFAULT_RAM = 256 * 1024 * 1024;
@@ -144,7 +161,7 @@ export function parseCase(input: unknown): Case {
     sregs?: Record<string, string>;
     exceptions?: "stop" | "deliver";
     cpu?: { fred?: boolean; vendor?: Vendor };
-    hv?: { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: unknown };
+    hv?: HvInput;
     domctl?: unknown;
     maxSteps?: number;
     dump?: { addr: string; len: number }[];
@@ -154,7 +171,7 @@ export function parseCase(input: unknown): Case {
 
   if (c.domctl !== undefined) throw new CaseError("domctl", "a toolstack sequence, not a guest program");
   if (c["mode"] === undefined) throw new CaseError("mode", "is required");
-  const hv = c.hv === undefined ? undefined : parseHv(c.hv);
+  const hv = c.hv === undefined ? undefined : parseHv(c.hv, c.mode, c.cpu?.fred ?? false);
 
   const ram = c.ram ?? DEFAULT_RAM;
   const caseTop = ram - RESERVED_TOP;

@@ -7,6 +7,7 @@ import { GPR_NAMES, SEG_NAMES } from "../cpu/state.js";
 import type { GuestMemory } from "../mem/memory.js";
 import { formatBytes, hex64, hexNumber } from "./hex.js";
 import type { HvmLog } from "../hv/xen/hvm.js";
+import type { Pv64Log } from "../hv/xen/pv64/pv64.js";
 
 export interface SegmentOut {
   sel: string;
@@ -30,7 +31,7 @@ export interface CaseResult {
   sregs: Record<string, SegmentOut | string | { base: string; limit: string }>;
   memory: { addr: string; hex: string }[];
   /** Under a hypervisor: the hypercalls made and the knob decisions taken. Explains; never compared. */
-  hv?: HvmLog;
+  hv?: HvmLog | Pv64Log;
 }
 
 export function exitOut(e: Exit): ExitOut {

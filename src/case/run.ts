@@ -7,6 +7,7 @@ import { CaseError, SEGMENT_FIELDS, type Case } from "./case.js";
 import { Machine, type MachineSnapshot } from "./machine.js";
 import { project, type CaseResult } from "./result.js";
 import { XenHvm } from "../hv/xen/hvm.js";
+import { XenPv64 } from "../hv/xen/pv64/pv64.js";
 
 const SEG_INDEX = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 } as const;
 
@@ -52,8 +53,8 @@ export class CaseRunner {
     const b = this.machineFor(c);
     b.m.restore(b.s);
     b.prefix = null;
-    attachHypervisor(b.m, c);
     load(b.m, c, true);
+    attachHypervisor(b.m, c);
     return b.m;
   }
 
@@ -73,8 +74,8 @@ export class CaseRunner {
     } else {
       b.m.restore(b.s);
       b.prefix = null;
-      attachHypervisor(b.m, c);
       load(b.m, c, false);
+      attachHypervisor(b.m, c);
       const cpu = b.m.cpu;
       cpu.stopRip = c.base - cpu.segBase(CS);
       let exit: Exit;
@@ -130,16 +131,24 @@ export class CaseRunner {
   }
 }
 
-/** A fresh hypervisor for the case (cases.md `hv`), or none: a bare CPU. */
+/**
+ * A fresh hypervisor for the case (cases.md `hv`), or none: a bare CPU. After the case is
+ * loaded: a PV64 domain is built around the guest's RIP and RSP (its kernel stack).
+ */
 function attachHypervisor(m: Machine, c: Case): void {
+  m.cpu.setHostCode(0, 0);
   if (c.hv === undefined) m.cpu.hypervisor = null;
-  else new XenHvm(c.hv.policy).attach(m.cpu);
+  else if (c.hv.model === "xen-hvm") new XenHvm(c.hv.policy).attach(m.cpu);
+  else {
+    const migrate = c.hv.migrate === undefined ? undefined : { on: "suspend" as const, to: c.hv.migrate.policy, toName: c.hv.migrate.to };
+    new XenPv64(c.hv.policy, migrate === undefined ? {} : { migrate }).attach(m.cpu);
+  }
 }
 
 /** The result with the hypervisor's log (hypercalls, knob decisions), when there is one. */
 function withHvLog(r: CaseResult, m: Machine): CaseResult {
   const hv = m.cpu.hypervisor;
-  if (hv instanceof XenHvm) r.hv = hv.log();
+  if (hv instanceof XenHvm || hv instanceof XenPv64) r.hv = hv.log();
   return r;
 }
 

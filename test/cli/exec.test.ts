@@ -88,14 +88,14 @@ describe("hvdiff exec", () => {
 
   it("refuses what this version cannot run, naming the field (exit 1)", () => {
     const r = hvdiff(["exec", "--batch", "-"], [
-      JSON.stringify({ ...ADD, id: 1, hv: { model: "xen-pv64", preset: "xen-idt" } }),
+      JSON.stringify({ ...ADD, id: 1, hv: { model: "xen-pv64", preset: "xen-fred" } }),
       JSON.stringify({ ...ADD, id: 2, regs: { rflags: "0x20002" } }),
       JSON.stringify({ ...ADD, id: 3, bogus: 1 }),
       JSON.stringify({ ...ADD, id: 4, base: "0xfffffff0" }),
     ].join("\n"));
     expect(r.status).toBe(1);
     const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(out[0].error).toMatch(/<stdin>:1: hv\.model: 'xen-pv64' is not implemented yet/);
+    expect(out[0].error).toMatch(/<stdin>:1: cpu\.fred: the xen-fred host delivers events with FRED: set cpu\.fred to true/);
     expect(out[1].error).toMatch(/<stdin>:2: regs\.rflags: VM \(virtual-8086 mode\) is not a starting mode/);
     expect(out[2].error).toMatch(/<stdin>:3: bogus: unknown field/);
     expect(out[3].error).toMatch(/<stdin>:4: base: code \[0xfffffff0, 0xfffffffc\) does not fit below 0xff00000/);

@@ -1,5 +1,5 @@
 // Guest programs under the Xen HVM model, end to end: `hvdiff exec` runs a case with `hv`
-// and returns the hypervisor's log; `hvdiff fuzz --pair kvm,xen` finds the mode latch from
+// (xen-hvm, and a xen-pv64 guest kernel) and returns the hypervisor's log; `hvdiff fuzz --pair kvm,xen` finds the mode latch from
 // scratch well inside two minutes, and its minimized report names the knob each side
 // consulted and the instruction; `--pair kvm,kvm-2022` finds the runstate rule.
 
@@ -38,10 +38,23 @@ describe("hvdiff exec with hv", () => {
     expect(x.hv.decisions).toContainEqual(expect.objectContaining({ knob: "hvm.latch.hypercall_msr", branch: "hvm_guest_x86_mode" }));
   });
 
-  it("a PV64 guest and a bad knob are one line each, naming the field", () => {
+  it("a PV64 guest kernel runs at CPL 3 on Xen's flat selectors; a FRED host without FRED and a bad knob are one line each", () => {
+    // xor edi,edi; mov rax, hypercall page + 32 * 17; call rax: xen_version through the PV64 page.
+    const page = 256 * 1024 * 1024 - 1024 * 1024 - 4096;
+    const code = `31ff 48b8${(page + 32 * 17).toString(16).padStart(8, "0").match(/../g)!.reverse().join("")}00000000 ffd0`;
     const pv = join(dir, "pv.json");
-    writeFileSync(pv, JSON.stringify({ mode: "long64", base: "0x1000", code: "90", hv: { model: "xen-pv64" } }));
-    expect(hvdiff(["exec", pv]).stdout).toContain("hv.model: 'xen-pv64' is not implemented yet");
+    for (const [preset, fred] of [["xen-idt", false], ["xen-fred", true], ["xen-fred-fixed", true]] as const) {
+      writeFileSync(pv, JSON.stringify({ mode: "long64", base: "0x10000", code, regs: { rsp: "0x9000" }, cpu: { fred }, hv: { model: "xen-pv64", preset } }));
+      const r = hvdiff(["exec", pv]);
+      expect(r.status, r.stdout).toBe(0);
+      const out = JSON.parse(r.stdout) as { exit: { kind: string }; regs: Record<string, string>; sregs: { cs: { sel: string } }; hv: { hypercalls: { name: string }[] } };
+      expect(out.exit.kind, preset).toBe("end");
+      expect(out.sregs.cs.sel).toBe("0xe033"); // FLAT_KERNEL_CS64
+      expect(out.hv.hypercalls.map((h) => h.name)).toEqual(["xen_version"]);
+      expect(BigInt(out.regs["rax"]!) > 0n).toBe(true);
+    }
+    writeFileSync(pv, JSON.stringify({ mode: "long64", base: "0x10000", code: "90", hv: { model: "xen-pv64", preset: "xen-fred" } }));
+    expect((JSON.parse(hvdiff(["exec", pv]).stdout) as { error: string }).error).toBe(`${pv}: cpu.fred: the xen-fred host delivers events with FRED: set cpu.fred to true`);
     const knob = join(dir, "knob.json");
     writeFileSync(knob, JSON.stringify({ mode: "long64", base: "0x1000", code: "90", hv: { model: "xen-hvm", knobs: { "hvm.latch.hypercall_msr": "cs_l" } } }));
     const r = hvdiff(["exec", knob]);
