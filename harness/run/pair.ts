@@ -157,8 +157,9 @@ export class PairRunner {
       const r = this.runners[side];
       const cc = withConfiguration(c, cfg);
       const m = (opts.prefixed === true ? r.preparePrefixed(cc) : null) ?? r.prepare(cc);
-      // Steps counted from where the code starts, as FirstDivergence.step is (within a
-      // step, the events it raised: the step of an instruction counts each event too).
+      // Steps counted from where the code starts: every retired instruction, the kit's
+      // handlers and delivered events included (FirstDivergence.step counts only the code's
+      // own instructions; the two meet at the same rip).
       start[side] = opts.prefixed === true ? m.cpu.steps : 0;
       m.cpu.decisions = logs[side];
       try {
