@@ -92,7 +92,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     throw e;
   }
   // Each pair's generator: --generator, or what its configurations call for (toolstack
-  // sequences for domctl presets, guest programs otherwise).
+  // sequences for domctl presets, hypercall programs for HVM presets, guest programs otherwise).
   const generators = pairs.map(([a, b]) => opts.generator ?? defaultGeneratorFor(a, b));
   const seed = opts.seed ?? "hvdiff";
   if (seed.includes("/")) throw new UsageError(`--seed '${seed}': may not contain '/'`);

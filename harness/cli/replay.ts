@@ -112,7 +112,7 @@ export function minimizeCommand(file: string, opts: { out?: string }, out: (s: s
     first: null,
   });
   const next: Report = checkReport(
-    JSON.parse(JSON.stringify({ ...r, minimized: rebuilt.minimized, diffs: rebuilt.diffs, first: rebuilt.first, crash: rebuilt.crash ?? r.crash })),
+    JSON.parse(JSON.stringify({ ...r, minimized: rebuilt.minimized, diffs: rebuilt.diffs, diffsOmitted: rebuilt.diffsOmitted, first: rebuilt.first, crash: rebuilt.crash ?? r.crash })),
     "minimized report",
   );
   const target = opts.out ?? file;

@@ -69,7 +69,9 @@ export interface Report {
   original: { case: Record<string, unknown>; program: ProgramJson | DomctlProgramJson; size: { items: number; bytes?: number } };
   minimized: { case: Record<string, unknown>; program: ProgramJson | DomctlProgramJson; size: { items: number; bytes?: number }; tries: number };
   diffs?: Difference[];
-  first?: FirstDivergence & { item?: { index: number; kind: string } };
+  /** Differences beyond the first MAX_DIFFS, left out of `diffs`. */
+  diffsOmitted?: number;
+  first?: FirstDivergence & { item?: { index: number; kind: string }; diffsOmitted?: number };
   /** A toolstack sequence's first differing op: each side's return value, the rule that decided it, the knobs' decisions. */
   firstOp?: NonNullable<DomctlFinding["first"]>;
   crash?: NonNullable<Finding["crash"]>;

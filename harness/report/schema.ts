@@ -167,6 +167,7 @@ export const REPORT_SCHEMA = {
       properties: { case: { type: "object" }, program: anyProgram, size, tries: { type: "integer", minimum: 0 } },
     },
     diffs: { type: "array", items: difference },
+    diffsOmitted: { type: "integer", minimum: 1 },
     first: {
       type: "object",
       required: ["step", "mode", "rip", "bytes", "disasm", "diffs"],
@@ -184,6 +185,7 @@ export const REPORT_SCHEMA = {
           properties: { index: { type: "integer", minimum: 0 }, kind: { type: "string" } },
         },
         diffs: { type: "array", items: difference },
+        diffsOmitted: { type: "integer", minimum: 1 },
       },
     },
     firstOp: {

@@ -114,7 +114,7 @@ export function triageText(t: Triage): string[] {
       const f = r.first;
       const item = f.item === undefined ? "" : `, item ${f.item.index}: ${oneLine(f.item.kind)}`;
       field("first", `${oneLine(f.mode)} rip ${f.rip}  ${f.bytes}  ${oneLine(f.disasm)}  (step ${f.step}${item})`);
-      more(diffLines(f.diffs, r));
+      more([...diffLines(f.diffs, r), ...(f.diffsOmitted === undefined ? [] : [`(+${f.diffsOmitted} more differences)`])]);
     } else if (r.firstOp !== undefined) {
       const f = r.firstOp;
       field("first op", `${f.index}: ${oneLine(JSON.stringify(f.op))}`);
@@ -130,7 +130,7 @@ export function triageText(t: Triage): string[] {
     }
     if ((r.first === undefined || r.firstOp !== undefined) && r.diffs !== undefined && r.diffs.length > 0) {
       field("diffs", "at the end of the run:");
-      more(diffLines(r.diffs, r));
+      more([...diffLines(r.diffs, r), ...(r.diffsOmitted === undefined ? [] : [`(+${r.diffsOmitted} more differences)`])]);
     }
     const why = r.decisions === undefined ? [] : (["a", "b"] as const).flatMap((side) => r.decisions![side].map((d) => `${side.toUpperCase()} ${oneLine(d.rule)}: ${oneLine(d.choice)}`));
     if (why.length > 0) {
@@ -229,6 +229,7 @@ function sectionHtml(e: TriageEntry, n: number): string {
     h.push(`<p>step ${f.step} · ${escapeHtml(f.mode)} · rip <code>${f.rip}</code>${item}</p>`);
     h.push(`<p class="insn"><code class="bytes hex">${f.bytes}</code> <code class="disasm">${escapeHtml(f.disasm)}</code></p>`);
     h.push(diffTable(f.diffs, r, "first-diffs"));
+    if (f.diffsOmitted !== undefined) h.push(`<p class="omitted">and ${f.diffsOmitted} more differences</p>`);
     h.push("</div>");
   }
   if (r.firstOp !== undefined) {
@@ -257,6 +258,7 @@ function sectionHtml(e: TriageEntry, n: number): string {
   }
   h.push("<h3>Final differences</h3>");
   h.push(r.diffs === undefined || r.diffs.length === 0 ? '<p class="final-diffs">none recorded</p>' : diffTable(r.diffs, r, "final-diffs"));
+  if (r.diffsOmitted !== undefined) h.push(`<p class="omitted">and ${r.diffsOmitted} more differences</p>`);
 
   const m = r.minimized;
   const mp = m.program;

@@ -10,6 +10,7 @@ import seedrandom from "seedrandom";
 import type { Configuration } from "../config/config.js";
 import { domctlGeneratorFor, generatorFor, type ProgramGenerator } from "../gen/registry.js";
 import type { DomctlProgram } from "../gen/domctl.js";
+import type { Difference } from "../../src/case/diff.js";
 import { domctlCaseJson, domctlSignal, evaluateDomctl, minimizeDomctl, type DomctlFinding } from "./domctl.js";
 import { itemAddresses, toCase, toRunnable, type Program } from "../gen/program.js";
 import { minimize } from "../minimize/minimize.js";
@@ -136,6 +137,15 @@ export function runChunk(task: ChunkTask): ChunkResult {
   return { cases: seeds.length, harnessErrors, stepLimits, findings, ...(task.signal === true ? { signals } : {}) };
 }
 
+/** At most this many differences a report lists (a page of them helps nobody; the signature has them all). */
+export const MAX_DIFFS = 200;
+
+/** `diffs` cut to MAX_DIFFS, with how many were left out. */
+function capDiffs(diffs: Difference[], key: "diffs"): { diffs: Difference[]; diffsOmitted?: number } {
+  if (diffs.length <= MAX_DIFFS) return { [key]: diffs };
+  return { [key]: diffs.slice(0, MAX_DIFFS), diffsOmitted: diffs.length - MAX_DIFFS };
+}
+
 /** What every report starts with: the tool, the finding's kind and signature, the pair, the generator and seed. */
 function reportHead(f: { kind: Report["kind"]; signature: string }, pair: [Configuration, Configuration], generator: string, seed: string): Pick<Report, "format" | "tool" | "kind" | "signature" | "pair" | "generator" | "count" | "seeds"> {
   return {
@@ -191,12 +201,13 @@ export function buildReport(r: PairRunner, gen: ProgramGenerator, task: Pick<Chu
   const decisions = r.decisions(minCase, A, B, opts);
   if (decisions.a.length > 0 || decisions.b.length > 0) report.decisions = decisions;
   if (final.kind === "divergence") {
-    report.diffs = final.diffs;
+    Object.assign(report, capDiffs(final.diffs, "diffs"));
     const first = final.first;
     if (first !== null) {
       const at = Number(BigInt.asUintN(64, BigInt(first.rip)));
       const k = itemAddresses(min.items).findIndex((x) => at >= x.start && at < x.end);
-      report.first = k >= 0 ? { ...first, item: { index: k, kind: min.items[k]!.kind } } : first;
+      const capped = { ...first, ...capDiffs(first.diffs, "diffs") };
+      report.first = k >= 0 ? { ...capped, item: { index: k, kind: min.items[k]!.kind } } : capped;
     }
   } else if (final.crash !== undefined) {
     report.crash = { ...final.crash, stack: portableStack(final.crash.stack) };

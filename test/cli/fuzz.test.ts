@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkReport, type ProgramJson, type Report } from "../../harness/report/report.js";
+import { MAX_DIFFS } from "../../harness/run/chunk.js";
 
 const BIN = new URL("../../dist/harness/cli/main.js", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "hvdiff-fuzz-"));
@@ -167,7 +168,13 @@ describe("hvdiff fuzz", () => {
     expect(r.stdout).toMatch(/^hvdiff fuzz: 20000 cases/);
     expect(r.stderr).toBe("");
     // No finding is an internal error of the emulator.
-    expect(parsed(join(dir, "many")).filter((x) => x.kind === "crash")).toEqual([]);
+    const many = parsed(join(dir, "many"));
+    expect(many.filter((x) => x.kind === "crash")).toEqual([]);
+    // A report lists at most MAX_DIFFS differences, and says how many it left out.
+    for (const x of many) {
+      expect(x.diffs?.length ?? 0).toBeLessThanOrEqual(MAX_DIFFS);
+      expect(x.diffsOmitted === undefined || x.diffs!.length === MAX_DIFFS).toBe(true);
+    }
   }, 300_000);
 
   it("--ci fails on a finding outside the suppressions and writes JUnit", () => {
