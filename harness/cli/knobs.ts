@@ -2,11 +2,11 @@
 // (harness/config/config.ts) and the hypervisor model's (src/hv/policy.ts).
 
 import { KNOBS, PRESETS } from "../config/config.js";
-import { KNOBS as HV_KNOBS } from "../../src/hv/policy.js";
+import { KNOBS as HV_KNOBS, PV64_PRESET_DESCRIPTIONS, PV64_PRESETS } from "../../src/hv/policy.js";
 
 export function knobsCommand(opts: { json?: boolean }, out: (s: string) => void): number {
   if (opts.json === true) {
-    out(JSON.stringify({ presets: PRESETS, knobs: KNOBS, hypervisorKnobs: HV_KNOBS }, null, 2));
+    out(JSON.stringify({ presets: PRESETS, pv64Presets: PV64_PRESETS, knobs: KNOBS, hypervisorKnobs: HV_KNOBS }, null, 2));
     return 0;
   }
   out("Presets (use with --pair A,B):");
@@ -16,6 +16,12 @@ export function knobsCommand(opts: { json?: boolean }, out: (s: string) => void)
       for (const [k, v] of Object.entries(p.domctl)) out(`  ${"".padEnd(24)} ${k} = ${v}`);
     }
     out(`  ${"".padEnd(24)} ${p.description}`);
+  }
+  out("");
+  out("PV64 presets (a case's hv.preset with \"model\": \"xen-pv64\"; no fuzzing pairs yet):");
+  for (const [name, policy] of Object.entries(PV64_PRESETS)) {
+    out(`  ${name.padEnd(24)} ${PV64_PRESET_DESCRIPTIONS[name as keyof typeof PV64_PRESETS]}`);
+    for (const [k, v] of Object.entries(policy)) out(`  ${"".padEnd(24)} ${k} = ${v}`);
   }
   out("");
   out("CPU knobs:");
