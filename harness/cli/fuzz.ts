@@ -24,7 +24,7 @@ import { isSuppressed, readSuppressions, SuppressionError, type Suppression } fr
 import { junitXml } from "../report/junit.js";
 import { UsageError } from "./exec.js";
 import { parseCount, parseDuration, parseShard } from "./options.js";
-import { readState, RUN_STATE_FILE, type RunState } from "../run/state.js";
+import { fromRuns, readState, RUN_STATE_FILE, toRuns, type RunState } from "../run/state.js";
 
 /** Cases per chunk. */
 export const CHUNK = 200;
@@ -138,7 +138,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
     }
     restoreReports(outDir, state, agg);
   } else {
-    state = { format: "hvdiff-run/1", options: runOptions, done: pairs.map(() => []), cases: pairs.map(() => 0), signatures: {} };
+    state = { format: "hvdiff-run/2", options: runOptions, done: pairs.map(() => []), cases: pairs.map(() => 0), signatures: {} };
     if (corpus !== null) state.corpusSeeds = generators.map((g) => corpus!.seeds(g));
   }
   const corpusAtStart = corpus?.size ?? 0;
@@ -146,7 +146,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
   // The chunks, in seed order, pair by pair: chunk k of each pair, then k + 1; with a
   // corpus, its replay first (chunks -1, -2, ... of its seeds; on --resume, those done are
   // run again for their signal only).
-  const done = state.done.map((d) => new Set(d));
+  const done = state.done.map((d) => new Set(fromRuns(d, shard.count)));
   const chunksPerPair = cases === null ? Infinity : Math.ceil(cases / CHUNK);
   interface Planned {
     pair: number;
@@ -226,7 +226,7 @@ export async function fuzzCommand(opts: FuzzOptions, io: Io): Promise<number> {
       agg.set(f.signature, next);
     }
     done[p]!.add(k);
-    state.done[p] = [...done[p]!].sort((a, b) => a - b);
+    state.done[p] = toRuns(done[p]!, shard.count);
     state.cases[p]! += r.cases;
     for (const [sig, e] of agg) state.signatures[sig] = { count: e.count, seeds: e.seeds, file: e.file };
     writeFileAtomic.sync(statePath, JSON.stringify(state, null, 1) + "\n", { fsync: false });

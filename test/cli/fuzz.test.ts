@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkReport, type ProgramJson, type Report } from "../../harness/report/report.js";
 import { MAX_DIFFS } from "../../harness/run/chunk.js";
+import { fromRuns, toRuns, type RunState } from "../../harness/run/state.js";
 
 const BIN = new URL("../../dist/harness/cli/main.js", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "hvdiff-fuzz-"));
@@ -34,6 +35,11 @@ function reports(out: string): Map<string, string> {
     m.set(n, readFileSync(join(out, n), "utf8").replace(/"replay": "[^"]*"/, '"replay": ""'));
   }
   return m;
+}
+
+/** The chunks of the first pair a run's state counts as done. */
+function chunksDone(state: string): number {
+  return fromRuns((JSON.parse(readFileSync(state, "utf8")) as RunState).done[0]!, 1).length;
 }
 
 function parsed(out: string): Report[] {
@@ -96,7 +102,7 @@ describe("hvdiff fuzz", () => {
       const t0 = Date.now();
       const poll = setInterval(() => {
         try {
-          if (existsSync(state) && (JSON.parse(readFileSync(state, "utf8")) as { done: number[][] }).done[0]!.length >= 3) {
+          if (existsSync(state) && chunksDone(state) >= 3) {
             clearInterval(poll);
             child.kill("SIGKILL");
             resolve();
@@ -110,8 +116,7 @@ describe("hvdiff fuzz", () => {
       }, 20);
     });
     await new Promise((r) => child.on("exit", r));
-    const done = (JSON.parse(readFileSync(state, "utf8")) as { done: number[][] }).done[0]!.length;
-    expect(done).toBeLessThan(20); // really killed mid-run
+    expect(chunksDone(state)).toBeLessThan(20); // really killed mid-run
     for (const n of readdirSync(out)) {
       expect(n.endsWith(".tmp") || /\.json\.\d+$/.test(n), `${n}: a temporary file survived`).toBe(false);
       if (n.endsWith(".json") && !n.startsWith(".")) checkReport(JSON.parse(readFileSync(join(out, n), "utf8")), n);
@@ -119,6 +124,13 @@ describe("hvdiff fuzz", () => {
     const resumed = hvdiff([...args, "--out", out, "--resume"]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(reports(out)).toEqual(reports(whole));
+  });
+
+  it("a run's state keeps done chunks as runs: a few numbers however many chunks", () => {
+    const ks = [...Array.from({ length: 1000 }, (_, i) => 1 + 3 * i), 5000, -1, -2, -3, -7];
+    const runs = toRuns(ks, 3);
+    expect(runs).toEqual([[-7, -7], [-3, -1], [1, 2998], [5000, 5000]]);
+    expect(fromRuns(runs, 3).sort((a, b) => a - b)).toEqual([...ks].sort((a, b) => a - b));
   });
 
   it("--shard 0/2 and 1/2 together cover exactly the cases of the unsharded run", () => {
