@@ -18,7 +18,7 @@ export function knobsCommand(opts: { json?: boolean }, out: (s: string) => void)
     out(`  ${"".padEnd(24)} ${p.description}`);
   }
   out("");
-  out("PV64 presets (a case's hv.preset with \"model\": \"xen-pv64\"; no fuzzing pairs yet):");
+  out("PV64 presets (a case's hv.preset with \"model\": \"xen-pv64\"; as --pair presets they run the pv64 generator):");
   for (const [name, policy] of Object.entries(PV64_PRESETS)) {
     out(`  ${name.padEnd(24)} ${PV64_PRESET_DESCRIPTIONS[name as keyof typeof PV64_PRESETS]}`);
     for (const [k, v] of Object.entries(policy)) out(`  ${"".padEnd(24)} ${k} = ${v}`);

@@ -7,7 +7,8 @@ import { Ajv } from "ajv";
 import type { PlantedBug, Vendor } from "../../src/cpu/cpuid.js";
 import {
   DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, HVM_KNOBS, HVM_PRESET_DESCRIPTIONS, HVM_PRESETS, knobValueProblem,
-  type DomctlPolicy, type HvmPolicy, type HvmPresetName,
+  PV64_KNOBS, PV64_PRESET_DESCRIPTIONS, PV64_PRESETS,
+  type DomctlPolicy, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName,
 } from "../../src/hv/policy.js";
 
 export interface Configuration {
@@ -18,6 +19,8 @@ export interface Configuration {
   domctl?: DomctlPolicy;
   /** The Xen HVM guest-ABI knobs (src/hv/policy.ts), every one set: guest programs run under that hypervisor. */
   hvm?: HvmPolicy;
+  /** The Xen PV64 knobs (src/hv/policy.ts), every one set: PV64 guest programs run under that host. */
+  pv64?: Pv64Policy;
 }
 
 /** The policy toolstack sequences run under on a configuration that sets none. */
@@ -29,6 +32,14 @@ function hvmPreset(name: HvmPresetName): Configuration {
 
 /** The HVM policy a configuration file's partial `hvm` completes (knobs not given keep Xen's value). */
 export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
+
+/** The PV64 policy a configuration file's partial `pv64` completes (knobs not given keep xen-idt's value). */
+export const DEFAULT_PV64_PRESET: Pv64PresetName = "xen-idt";
+
+function pv64Preset(name: Pv64PresetName): Configuration {
+  const fred = PV64_PRESETS[name]["pv64.host.delivery"] === "init_fred";
+  return { name, description: PV64_PRESET_DESCRIPTIONS[name], cpu: { vendor: "intel", fred }, pv64: { ...PV64_PRESETS[name] } };
+}
 
 function domctlPreset(name: string): Configuration {
   return { name, description: DOMCTL_PRESET_DESCRIPTIONS[name]!, cpu: { vendor: "intel", fred: false }, domctl: { ...DOMCTL_PRESETS[name]! } };
@@ -57,6 +68,9 @@ export const PRESETS: Readonly<Record<string, Configuration>> = {
   kvm: hvmPreset("kvm"),
   "kvm-fixed": hvmPreset("kvm-fixed"),
   "kvm-2022": hvmPreset("kvm-2022"),
+  "xen-idt": pv64Preset("xen-idt"),
+  "xen-fred": pv64Preset("xen-fred"),
+  "xen-fred-fixed": pv64Preset("xen-fred-fixed"),
 };
 
 export interface Knob {
@@ -130,6 +144,7 @@ const CONFIG_SCHEMA = {
     },
     domctl: { type: "object", additionalProperties: { type: "string" } },
     hvm: { type: "object", additionalProperties: { type: "string" } },
+    pv64: { type: "object", additionalProperties: { type: "string" } },
   },
 } as const;
 
@@ -161,6 +176,16 @@ export function parseConfiguration(v: unknown, where: string): Configuration {
       if (problem !== null) throw new ConfigError(`${where}: hvm["${k}"]: ${problem}`);
     }
     out.hvm = { ...HVM_PRESETS[DEFAULT_HVM_PRESET], ...c.hvm };
+  }
+  if (c.pv64 !== undefined) {
+    for (const [k, value] of Object.entries(c.pv64)) {
+      const problem = knobValueProblem(k, value, PV64_KNOBS);
+      if (problem !== null) throw new ConfigError(`${where}: pv64["${k}"]: ${problem}`);
+    }
+    out.pv64 = { ...PV64_PRESETS[DEFAULT_PV64_PRESET], ...c.pv64 };
+    if (out.pv64["pv64.host.delivery"] === "init_fred" && !out.cpu.fred) {
+      throw new ConfigError(`${where}: pv64["pv64.host.delivery"]: a FRED host (init_fred) needs cpu.fred true`);
+    }
   }
   return out;
 }

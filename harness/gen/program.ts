@@ -7,7 +7,8 @@
 import { Emit, type Bits } from "./emit.js";
 import { KIT } from "./kit/ia32e.js";
 import { DEFAULT_HVM_PRESET } from "../../src/case/case.js";
-import { HVM_PRESETS } from "../../src/hv/policy.js";
+import { HVM_PRESETS, type Pv64PresetName } from "../../src/hv/policy.js";
+import { pv64Case, pv64Runnable } from "./pv64.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { DEFAULT_RAM, type Case } from "../../src/case/case.js";
 
@@ -18,7 +19,7 @@ export type KitMode = "long64" | "compat32";
  * flat segments, no paging; its first exception ends the run). Programs under the HVM
  * model use it to reach the latch points from a guest that is not in long mode at all.
  */
-export type BodyMode = KitMode | "prot32";
+export type BodyMode = KitMode | "prot32" | "pv64";
 
 /** Code selectors of the kit's GDT (the built-in layout) per mode and ring. */
 export const CODE_SELECTOR: Record<KitMode, Record<0 | 3, number>> = {
@@ -48,7 +49,9 @@ export interface Program {
   items: Item[];
   maxSteps: number;
   /** The program makes hypercalls: it runs under the Xen HVM model (each side's configuration's knobs; Xen's by itself). */
-  hv?: "xen-hvm";
+  hv?: "xen-hvm" | "xen-pv64";
+  /** A pv64 program (start "pv64", hv "xen-pv64") whose SCHEDOP_shutdown(SHUTDOWN_suspend) migrates to this preset's host. */
+  migrate?: Pv64PresetName;
 }
 
 export const BODY = KIT.symbols.BODY;
@@ -79,6 +82,8 @@ function bitsOf(mode: BodyMode): Bits {
 
 /** The bytes before an item: CONT = the next item's address. Fixed length per mode. */
 function contStore(mode: BodyMode, next: number): Uint8Array {
+  // A pv64 program has no kit: its items simply follow one another.
+  if (mode === "pv64") return new Uint8Array(0);
   const e = new Emit(bitsOf(mode));
   // 64-bit: a sign-extended imm32 fills all of CONT's RIP; 32-bit code writes the low half
   // (the high half stays 0: every address is below 4 GiB).
@@ -148,6 +153,8 @@ function kitBytes(start: KitMode): Uint8Array {
  * directly: the fuzzer runs thousands a second and needs the JSON only for reports.
  */
 export function toRunnable(p: Program, id: string): Case {
+  // A pv64 program: its items, and the run ends where they end, in the guest's own state.
+  if (p.start === "pv64") return pv64Runnable(p, id, layout(p.items));
   const kit = p.start !== "prot32";
   return {
     id,
@@ -164,12 +171,13 @@ export function toRunnable(p: Program, id: string): Case {
     maxSteps: p.maxSteps,
     dump: [],
     ram: DEFAULT_RAM,
-    ...(p.hv === undefined ? {} : { hv: { model: p.hv, preset: DEFAULT_HVM_PRESET, policy: { ...HVM_PRESETS[DEFAULT_HVM_PRESET] } } }),
+    ...(p.hv === undefined ? {} : { hv: { model: "xen-hvm" as const, preset: DEFAULT_HVM_PRESET, policy: { ...HVM_PRESETS[DEFAULT_HVM_PRESET] } } }),
   };
 }
 
 /** The case (cases.md) that runs `p`: the kit in `memory`, the body as `code`. */
 export function toCase(p: Program, id: string): Record<string, unknown> {
+  if (p.start === "pv64") return pv64Case(p, id, layout(p.items));
   if (p.start === "prot32") {
     return { id, mode: p.start, base: hexNumber(BODY), code: formatBytes(layout(p.items)), exceptions: "stop", maxSteps: p.maxSteps, ...(p.hv === undefined ? {} : { hv: { model: p.hv } }) };
   }

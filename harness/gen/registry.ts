@@ -6,6 +6,7 @@ import type { PairOptions } from "../run/pair.js";
 import type { Configuration } from "../config/config.js";
 import { HVM_GENERATOR, Ia32eGenerator, IA32E_GENERATOR } from "./ia32e.js";
 import { SCRATCH, type Program } from "./program.js";
+import { Pv64Generator, PV64_GENERATOR, PV64_SCRATCH } from "./pv64.js";
 import { DOMCTL_GENERATOR, DOMCTL_STRATEGIES_GENERATOR, generateDomctl, generateStrategies, type DomctlProgram } from "./domctl.js";
 
 export interface ProgramGenerator {
@@ -28,6 +29,15 @@ const GENERATORS: ProgramGenerator[] = [
     description: "programs under the Xen HVM model on the IA-32e kit: the hypercall-page MSR and HVM_PARAM_CALLBACK_IRQ from 64-bit and compatibility code, shared_info, runstate and vcpu_info near page ends, event channels, reads of shared_info",
     generate: (random, seed) => new Ia32eGenerator(random, { hypercalls: true }).program(seed),
     compare: { prefixed: true, scratch: SCRATCH },
+  },
+  {
+    name: PV64_GENERATOR,
+    description: "64-bit PV guests under the Xen PV64 model: callback_op/set_callbacks, stack_switch, HYPERVISOR_iret to user mode with and without VGCF_in_syscall, user SYSCALL with live RCX/R11, SYSRET-style and Linux-style syscall callbacks, xen_version, sched_op yield, suspend and migrate",
+    generate: (random, seed) => new Pv64Generator(random).program(seed),
+    // Xen's private area (the top 1 MiB) is not compared: its stack frames differ between hosts by
+    // design. "Prefixed" with an empty prefix (entry = base): what the hosts set up differently
+    // (CR4.FRED, the IDT) is the baseline, not a finding.
+    compare: { prefixed: true, scratch: PV64_SCRATCH },
   },
 ];
 
@@ -79,9 +89,10 @@ export function checkGenerator(name: string): void {
   if (domctlGeneratorFor(name) === null) generatorFor(name);
 }
 
-/** What a pair runs when --generator is not given: toolstack sequences for domctl configurations, hypercall programs for HVM ones, else guest programs. */
+/** What a pair runs when --generator is not given: toolstack sequences for domctl configurations, hypercall programs for HVM ones, PV guests for PV64 ones, else guest programs. */
 export function defaultGeneratorFor(A: Configuration, B: Configuration): string {
   if (A.domctl !== undefined || B.domctl !== undefined) return DOMCTL_GENERATOR;
   if (A.hvm !== undefined || B.hvm !== undefined) return HVM_GENERATOR;
+  if (A.pv64 !== undefined || B.pv64 !== undefined) return PV64_GENERATOR;
   return DEFAULT_GENERATOR;
 }

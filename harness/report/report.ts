@@ -29,7 +29,8 @@ export interface ProgramJson {
   start: Program["start"];
   items: { kind: string; mode: Item["mode"]; ring: 0 | 3; code: string; switchTo?: KitMode; values?: { at: number; size: 4 | 8 }[] }[];
   maxSteps: number;
-  hv?: "xen-hvm";
+  hv?: "xen-hvm" | "xen-pv64";
+  migrate?: Program["migrate"];
 }
 
 /** A toolstack sequence as a report keeps it (harness/gen/domctl.ts). */
@@ -122,6 +123,7 @@ export function programJson(p: Program): ProgramJson {
     }),
     maxSteps: p.maxSteps,
     ...(p.hv === undefined ? {} : { hv: p.hv }),
+    ...(p.migrate === undefined ? {} : { migrate: p.migrate }),
   };
 }
 
@@ -132,6 +134,7 @@ export function programFrom(j: ProgramJson, generator: string, seed: string): Pr
     start: j.start,
     maxSteps: j.maxSteps,
     ...(j.hv === undefined ? {} : { hv: j.hv }),
+    ...(j.migrate === undefined ? {} : { migrate: j.migrate }),
     items: j.items.map((it) => {
       const out: Item = { kind: it.kind, mode: it.mode, ring: it.ring, code: parseBytes(it.code) };
       if (it.switchTo !== undefined) out.switchTo = it.switchTo;

@@ -22,6 +22,7 @@ const configuration = {
     },
     domctl: { type: "object", additionalProperties: { type: "string" } },
     hvm: { type: "object", additionalProperties: { type: "string" } },
+    pv64: { type: "object", additionalProperties: { type: "string" } },
   },
 } as const;
 
@@ -45,7 +46,7 @@ const item = {
   additionalProperties: false,
   properties: {
     kind: { type: "string" },
-    mode: { enum: ["long64", "compat32", "prot32"] },
+    mode: { enum: ["long64", "compat32", "prot32", "pv64"] },
     ring: { enum: [0, 3] },
     code: bytes,
     switchTo: { enum: ["long64", "compat32"] },
@@ -65,7 +66,7 @@ const program = {
   type: "object",
   required: ["start", "items", "maxSteps"],
   additionalProperties: false,
-  properties: { start: { enum: ["long64", "compat32", "prot32"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 }, hv: { enum: ["xen-hvm"] } },
+  properties: { start: { enum: ["long64", "compat32", "prot32", "pv64"] }, items: { type: "array", items: item }, maxSteps: { type: "integer", minimum: 1 }, hv: { enum: ["xen-hvm", "xen-pv64"] }, migrate: { enum: ["xen-idt", "xen-fred", "xen-fred-fixed"] } },
 } as const;
 
 const domctlOp = { type: "object", required: ["op"], properties: { op: { type: "string" } } } as const;

@@ -20,6 +20,7 @@ import { CS } from "../../src/cpu/state.js";
 import type { Configuration } from "../config/config.js";
 import { disassemble } from "../disasm.js";
 import { XenHvm } from "../../src/hv/xen/hvm.js";
+import { XenPv64 } from "../../src/hv/xen/pv64/pv64.js";
 
 export type Side = "a" | "b";
 
@@ -54,10 +55,12 @@ export interface FirstDivergence {
   diffs: Difference[];
 }
 
-/** `c` with side `cfg`'s CPU model, and its hypervisor knobs when `c` runs under the HVM model. */
+/** `c` with side `cfg`'s CPU model, and its hypervisor knobs when `c` runs under the HVM or the PV64 model. */
 export function withConfiguration(c: Case, cfg: Configuration): Case {
   const out: Case = { ...c, cpu: { ...cfg.cpu } };
   if (c.hv?.model === "xen-hvm" && cfg.hvm !== undefined) out.hv = { model: "xen-hvm", preset: cfg.name, policy: { ...cfg.hvm } };
+  // A PV64 case takes the side's PV64 knobs and keeps its own migration target.
+  if (c.hv?.model === "xen-pv64" && cfg.pv64 !== undefined) out.hv = { ...c.hv, preset: cfg.name, policy: { ...cfg.pv64 } };
   return out;
 }
 
@@ -169,9 +172,10 @@ export class PairRunner {
       } finally {
         m.cpu.decisions = null;
       }
-      // The hypervisor model's knob decisions ("latched native because EFER.LMA=1"), in step order with the CPU's.
+      // The hypervisor model's knob decisions ("latched native because EFER.LMA=1", "entry_from_pv
+      // leaves RCX/R11"), in step order with the CPU's.
       const hv = m.cpu.hypervisor;
-      if (hv instanceof XenHvm) {
+      if (hv instanceof XenHvm || hv instanceof XenPv64) {
         for (const d of hv.log().decisions) logs[side].push({ step: d.step, rip: Number(BigInt(d.rip)), rule: d.knob, choice: `${d.branch}: ${d.why}` });
         logs[side].sort((x, y) => x.step - y.step);
       }

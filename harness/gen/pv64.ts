@@ -1,0 +1,341 @@
+// The pv64@1 generator: 64-bit PV guest programs under the Xen PV64 model (src/hv/xen/pv64/),
+// for pairs of PV64 configurations (xen-idt, xen-fred, xen-fred-fixed). A program is a bare
+// long64 case (`start: "pv64"`, no kit) whose code starts as the guest kernel at CPL 3 on
+// Xen's flat selectors. Its items run one after another from BODY: the guest kernel
+// registering its syscall callback (callback_op or set_callbacks), stack_switch,
+// xen_version, sched_op yield, SCHEDOP_shutdown(SHUTDOWN_suspend) when the case migrates,
+// hypercalls by raw SYSCALL with live RCX/R11, HYPERVISOR_iret to user mode with or without
+// VGCF_in_syscall (resuming at the next item), and user code doing SYSCALL with live,
+// recognisable RCX/R11 and storing what it sees afterwards. Every item is
+// position-independent (addresses of the hypercall page and of fixed data are absolute;
+// the return point of an iret is RIP-relative), so the minimizer may drop any of them.
+// The run ends where the last item ends (exit "end"), in the guest's own state: a domain
+// crash would leave the processor in Xen's, which differs between the hosts by design.
+//
+// Fixed, outside the items (the case's `memory`): three syscall callbacks (a Linux-style one
+// that returns through the frame with HYPERVISOR_iret flags 0, the same with
+// VGCF_in_syscall, and a SYSRET-style one that returns to the RCX it popped), and a landing
+// pad at WRONG, where a SYSRET-style return lands when the user's RCX was not the return
+// address (a FRED host without the fix: spec fred-syscall-pv.md 5.4 (b)); it records RCX/R11
+// and ends with UD2.
+
+import { hexNumber, formatBytes } from "../../src/case/hex.js";
+import { DEFAULT_RAM, type Case } from "../../src/case/case.js";
+import { PV64_PRESETS, type Pv64PresetName } from "../../src/hv/policy.js";
+import { offsetOf } from "../../src/hv/xen/layout.js";
+import {
+  __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_stack_switch,
+  __HYPERVISOR_xen_version, CALLBACKTYPE_syscall, FLAT_KERNEL_SS, FLAT_RING3_CS64, FLAT_USER_SS, pv64Layout,
+} from "../../src/hv/xen/pv64/guest.js";
+import { CALLBACKF_mask_events, CALLBACKOP_register, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_suspend, VGCF_in_syscall } from "../../src/hv/xen/pv64/hypercall.js";
+import type { Item, Program } from "./program.js";
+import { KIT } from "./kit/ia32e.js";
+
+export const PV64_GENERATOR = "pv64@1";
+
+/** The RAM of a pv64 case (the case default): the hypercall page is at RAM - 1 MiB - 4 KiB. */
+export const PV64_RAM = DEFAULT_RAM;
+export const PV64_LAYOUT = pv64Layout(PV64_RAM);
+/** Where the items start (the case's base and entry). */
+export const PV64_BODY: number = KIT.symbols.BODY;
+/** The fixed code (callbacks, landing pad): the case's `memory`. */
+export const PV64_FIXED = 0x80000;
+export const CB_LINUX = PV64_FIXED;
+export const CB_LINUX_IN_SYSCALL = PV64_FIXED + 0x100;
+export const CB_SYSRET = PV64_FIXED + 0x200;
+export const WRONG = PV64_FIXED + 0x300;
+/** Hypercall arguments the items build (struct callback_register, the shutdown reason). */
+export const ARGS = 0x90000;
+/** Result slots: what user code and the callbacks saw. */
+export const RES = 0xa0000;
+/** Where the callbacks record RCX/R11 at their entry (one pair: the last entry's). */
+export const RES_CB = RES + 0x800;
+/** Stacks: the initial kernel stack (the case's RSP), the one stack_switch sets, the user's. */
+export const KSTACK = 0x70000;
+export const KSTACK2 = 0x6c000;
+export const USTACK = 0x60000;
+/** Xen's private area: the top 1 MiB of RAM. Its stack frames differ between hosts by design. */
+export const PV64_SCRATCH: readonly { addr: number; len: number }[] = [{ addr: PV64_LAYOUT.host, len: PV64_RAM - PV64_LAYOUT.host }];
+
+const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R10 = 10, R11 = 11;
+
+/** A small position-independent x86-64 encoder. */
+class Code {
+  readonly b: number[] = [];
+  values: { at: number; size: 4 | 8 }[] = [];
+
+  private imm32(v: number): void {
+    for (let k = 0; k < 4; k++) this.b.push((v >>> (8 * k)) & 0xff);
+  }
+
+  /** mov r64, imm64 (`value`: a data immediate the minimizer may zero). */
+  mov(r: number, v: bigint | number, value = false): this {
+    const x = BigInt.asUintN(64, BigInt(v));
+    this.b.push(0x48 | (r >= 8 ? 1 : 0), 0xb8 + (r & 7));
+    if (value) this.values.push({ at: this.b.length, size: 8 });
+    for (let k = 0; k < 8; k++) this.b.push(Number((x >> BigInt(8 * k)) & 0xffn));
+    return this;
+  }
+
+  /** mov [abs32], r64 */
+  store(addr: number, r: number): this {
+    this.b.push(0x48 | (r >= 8 ? 4 : 0), 0x89, ((r & 7) << 3) | 4, 0x25);
+    this.imm32(addr);
+    return this;
+  }
+
+  /** mov dword [abs32], imm32 */
+  store32(addr: number, v: number): this {
+    this.b.push(0xc7, 0x04, 0x25);
+    this.imm32(addr);
+    this.imm32(v);
+    return this;
+  }
+
+  pushImm(v: number): this {
+    this.b.push(0x68);
+    this.imm32(v);
+    return this;
+  }
+
+  push(r: number): this {
+    if (r >= 8) this.b.push(0x41);
+    this.b.push(0x50 + (r & 7));
+    return this;
+  }
+
+  pop(r: number): this {
+    if (r >= 8) this.b.push(0x41);
+    this.b.push(0x58 + (r & 7));
+    return this;
+  }
+
+  /** mov [rsp], r64 */
+  storeRsp0(r: number): this {
+    this.b.push(0x48 | (r >= 8 ? 4 : 0), 0x89, 0x04 | ((r & 7) << 3), 0x24);
+    return this;
+  }
+
+  /** lea r64, [rip + disp32]; returns the offset of disp32 for patching. */
+  leaRip(r: number): number {
+    this.b.push(0x48 | (r >= 8 ? 4 : 0), 0x8d, 0x05 | ((r & 7) << 3));
+    const at = this.b.length;
+    this.imm32(0);
+    return at;
+  }
+
+  patch32(at: number, v: number): void {
+    for (let k = 0; k < 4; k++) this.b[at + k] = (v >>> (8 * k)) & 0xff;
+  }
+
+  /** call/jmp to an absolute address through RAX (position-independent). */
+  callAbs(target: number): this {
+    this.mov(RAX, target);
+    this.b.push(0xff, 0xd0);
+    return this;
+  }
+
+  jmpAbs(target: number, via = RAX): this {
+    this.mov(via, target);
+    if (via >= 8) this.b.push(0x41);
+    this.b.push(0xff, 0xe0 | (via & 7));
+    return this;
+  }
+
+  raw(...x: number[]): this {
+    this.b.push(...x);
+    return this;
+  }
+
+  /** A hypercall through the hypercall page (its stubs keep RCX/R11). */
+  hypercall(nr: number, ...args: (number | bigint)[]): this {
+    const regs = [RDI, RSI, RDX, R10, R8];
+    args.forEach((a, i) => this.mov(regs[i]!, a));
+    return this.callAbs(PV64_LAYOUT.hypercallPage + 32 * nr);
+  }
+
+  bytes(): Uint8Array {
+    return Uint8Array.from(this.b);
+  }
+}
+
+/** The fixed code: the three callbacks and the landing pad, as one block at PV64_FIXED. */
+export function fixedCode(): Uint8Array {
+  const out = new Uint8Array(0x400).fill(0x90);
+  const iret = PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret;
+  const callback = (kind: "linux" | "linux-in-syscall" | "sysret-style"): Uint8Array => {
+    // Record RCX/R11 at entry, pop RCX and R11 off the bounce frame (as Linux's
+    // xen_entry_SYSCALL_64 does), then HYPERVISOR_iret: to the frame's RIP, or to the RCX popped.
+    const c = new Code().store(RES_CB, RCX).store(RES_CB + 8, R11).pop(RCX).pop(R11);
+    if (kind === "sysret-style") c.storeRsp0(RCX);
+    c.pushImm(kind === "linux-in-syscall" ? VGCF_in_syscall : 0);
+    return c.jmpAbs(iret, RDX).bytes();
+  };
+  out.set(callback("linux"), CB_LINUX - PV64_FIXED);
+  out.set(callback("linux-in-syscall"), CB_LINUX_IN_SYSCALL - PV64_FIXED);
+  out.set(callback("sysret-style"), CB_SYSRET - PV64_FIXED);
+  // The landing pad: record that execution came here, and RCX/R11; then UD2 ends the run.
+  out.set(new Code().store(RES + 0x7f0, RCX).store(RES + 0x7f8, R11).raw(0x0f, 0x0b).bytes(), WRONG - PV64_FIXED);
+  return out;
+}
+
+const FIXED = fixedCode();
+
+/** The case (runner form) of a pv64 program. */
+export function pv64Runnable(p: Program, id: string, code: Uint8Array): Case {
+  const gprs = Array.from({ length: 16 }, () => ({ lo: 0, hi: 0 }));
+  gprs[4] = { lo: KSTACK, hi: 0 };
+  const to = p.migrate;
+  return {
+    id,
+    mode: "long64",
+    base: PV64_BODY,
+    code,
+    entry: PV64_BODY,
+    memory: [{ addr: PV64_FIXED, bytes: FIXED }],
+    gprs,
+    rflags: 2,
+    sregs: {},
+    exceptions: "stop",
+    cpu: { vendor: "intel", fred: false },
+    maxSteps: p.maxSteps,
+    dump: [],
+    ram: PV64_RAM,
+    hv: {
+      model: "xen-pv64",
+      preset: "xen-idt",
+      policy: { ...PV64_PRESETS["xen-idt"] },
+      ...(to === undefined ? {} : { migrate: { on: "suspend" as const, to, policy: { ...PV64_PRESETS[to] } } }),
+    },
+  };
+}
+
+/** The case (cases.md) of a pv64 program. */
+export function pv64Case(p: Program, id: string, code: Uint8Array): Record<string, unknown> {
+  return {
+    id,
+    mode: "long64",
+    base: hexNumber(PV64_BODY),
+    code: formatBytes(code),
+    regs: { rsp: hexNumber(KSTACK) },
+    memory: [{ addr: hexNumber(PV64_FIXED), hex: formatBytes(FIXED) }],
+    maxSteps: p.maxSteps,
+    hv: { model: "xen-pv64", ...(p.migrate === undefined ? {} : { migrate: { on: "suspend", to: p.migrate } }) },
+  };
+}
+
+/** Recognisable values the user loads into RCX/R11 before its SYSCALL. */
+const USER_RCX = [BigInt(WRONG), 0x1111_0000n, 0xc1c1_0000_0000n];
+const USER_R11 = [0x2222n, 0x202n, 0x0d2dn];
+
+export class Pv64Generator {
+  private slot = 0;
+  constructor(private readonly random: () => number) {}
+
+  private int(n: number): number {
+    return Math.floor(this.random() * n);
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+
+  private item(kind: string, ring: 0 | 3, c: Code): Item {
+    return { kind, mode: "pv64", ring, code: c.bytes(), ...(c.values.length > 0 ? { values: c.values } : {}) };
+  }
+
+  /** The next result slot (16 bytes: RCX then R11, or a return value). */
+  private nextSlot(): number {
+    const at = RES + 16 * (this.slot % 64);
+    this.slot++;
+    return at;
+  }
+
+  /** Register the syscall callback: callback_op(CALLBACKOP_register) or set_callbacks. */
+  private register(): Item {
+    const cb = this.pick([CB_LINUX, CB_LINUX, CB_SYSRET, CB_SYSRET, CB_LINUX_IN_SYSCALL]);
+    const c = new Code();
+    if (this.random() < 0.7) {
+      const flags = this.random() < 0.2 ? CALLBACKF_mask_events : 0;
+      c.store32(ARGS + offsetOf("x86_64", "callback_register", "type"), CALLBACKTYPE_syscall | (flags << 16))
+        .mov(RAX, cb).store(ARGS + offsetOf("x86_64", "callback_register", "address"), RAX)
+        .hypercall(__HYPERVISOR_callback_op, CALLBACKOP_register, ARGS);
+    } else {
+      c.hypercall(__HYPERVISOR_set_callbacks, 0, 0, cb);
+    }
+    return this.item(cb === CB_SYSRET ? "register-sysret-style" : cb === CB_LINUX ? "register-linux" : "register-linux-in-syscall", 0, c.store(this.nextSlot(), RAX));
+  }
+
+  private stackSwitch(): Item {
+    return this.item("stack-switch", 0, new Code().hypercall(__HYPERVISOR_stack_switch, FLAT_KERNEL_SS, KSTACK2).store(this.nextSlot(), RAX));
+  }
+
+  private xenVersion(): Item {
+    return this.item("xen-version", 0, new Code().hypercall(__HYPERVISOR_xen_version, this.pick([0, 7, 1])).store(this.nextSlot(), RAX));
+  }
+
+  private yieldOp(): Item {
+    return this.item("sched-yield", 0, new Code().hypercall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0).store(this.nextSlot(), RAX));
+  }
+
+  /** A hypercall by raw SYSCALL with live RCX/R11 (no hypercall page): what comes back in them. */
+  private rawHypercall(suspend: boolean): Item {
+    const c = new Code();
+    if (suspend) c.store32(ARGS + 0x40, SHUTDOWN_suspend);
+    c.mov(RAX, suspend ? __HYPERVISOR_sched_op : this.pick([__HYPERVISOR_xen_version, __HYPERVISOR_sched_op]))
+      .mov(RDI, suspend ? SCHEDOP_shutdown : 0).mov(RSI, ARGS + 0x40)
+      .mov(RCX, this.pick(USER_RCX), true).mov(R11, this.pick(USER_R11), true)
+      .raw(this.random() < 0.5 ? 0xf9 : 0xf8).raw(0x0f, 0x05);
+    const at = this.nextSlot();
+    c.store(at, RCX).store(at + 8, R11);
+    return this.item(suspend ? "suspend" : "raw-hypercall", 0, c);
+  }
+
+  /** SCHEDOP_shutdown(SHUTDOWN_suspend) through the hypercall page. */
+  private suspendPage(): Item {
+    const c = new Code().store32(ARGS + 0x40, SHUTDOWN_suspend).hypercall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, ARGS + 0x40).store(this.nextSlot(), RAX);
+    return this.item("suspend", 0, c);
+  }
+
+  /** HYPERVISOR_iret to user mode at the next item, with flags 0 or VGCF_in_syscall, the kernel's RCX/R11 live. */
+  private toUser(): Item {
+    const inSyscall = this.random() < 0.4;
+    const c = new Code();
+    const disp = c.leaRip(RBX);
+    const from = c.b.length;
+    c.pushImm(FLAT_USER_SS).pushImm(USTACK).pushImm(this.pick([0x202, 0x203, 0x246])).pushImm(FLAT_RING3_CS64).push(RBX).pushImm(inSyscall ? VGCF_in_syscall : 0)
+      .mov(RCX, 0xc1c1n, true).mov(R11, 0xd2d2n, true).jmpAbs(PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret, RDX);
+    c.patch32(disp, c.b.length - from);
+    return this.item(inSyscall ? "iret-user-in-syscall" : "iret-user", 0, c);
+  }
+
+  /** User code: RCX/R11 live and recognisable, SYSCALL, then store what it sees in them. */
+  private userSyscall(): Item {
+    const c = new Code().mov(RAX, this.pick([0x27, 0x3c, 0])).mov(RCX, this.pick(USER_RCX), true).mov(R11, this.pick(USER_R11), true)
+      .raw(this.random() < 0.5 ? 0xf9 : 0xf8).raw(0x0f, 0x05);
+    const at = this.nextSlot();
+    if (this.random() < 0.8) c.store(at, RCX).store(at + 8, R11);
+    return this.item("user-syscall", 3, c);
+  }
+
+  /** User code recording RCX/R11 as it finds them (after an iret to user mode). */
+  private userRecord(): Item {
+    const at = this.nextSlot();
+    return this.item("user-record", 3, new Code().store(at, RCX).store(at + 8, R11));
+  }
+
+  program(seed: string): Program {
+    const migrate: Pv64PresetName | undefined = this.random() < 0.25 ? "xen-idt" : undefined;
+    const items: Item[] = [];
+    const kernel: (() => Item)[] = [() => this.stackSwitch(), () => this.xenVersion(), () => this.yieldOp(), () => this.rawHypercall(false)];
+    if (migrate !== undefined) kernel.push(() => this.suspendPage(), () => this.rawHypercall(true));
+    if (this.random() < 0.9) items.push(this.register());
+    for (let n = this.int(3); n > 0; n--) items.push(this.pick(kernel)());
+    if (this.random() < 0.9) {
+      items.push(this.toUser());
+      if (this.random() < 0.5) items.push(this.userRecord());
+      for (let n = 1 + this.int(3); n > 0; n--) items.push(this.random() < 0.85 ? this.userSyscall() : this.userRecord());
+    }
+    return { generator: PV64_GENERATOR, seed, start: "pv64", items, maxSteps: 2000, hv: "xen-pv64", ...(migrate === undefined ? {} : { migrate }) };
+  }
+}
