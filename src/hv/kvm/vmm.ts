@@ -1,5 +1,11 @@
 // The VMM side of KVM's Xen emulation (QEMU target/i386/kvm/xen-emu.c, hw/i386/kvm/), where
 // it decides what the guest sees differently from Xen.
+//
+// Modelled from QEMU's code as read elsewhere, not checked against a copy of its source here
+// (the spec files do not cover them): VCPUOP_register_vcpu_info with offset > PAGE_SIZE - 64
+// is -EINVAL, with no alignment rule, a re-registration moves the area and nothing is copied
+// (kvm/vcpu_info.ts); VCPUOP_register_runstate_phys_area is -ENOSYS (xen/vcpu.ts); a guest
+// read of MSR 0x40000000 is #GP (kvm/hypercall_page.ts); a hypercall at CPL > 0 gets -EPERM.
 
 import type { Cpu } from "../../cpu/cpu.js";
 import { hex64 } from "../../case/hex.js";
