@@ -61,11 +61,11 @@ export class Emit {
     return this;
   }
 
-  /** MOV r64, imm64 (REX.W B8+r). */
-  movImm64(reg: number, lo: number, hi: number): this {
+  /** MOV r64, imm64 (REX.W B8+r); `value`: a data immediate the minimizer may simplify (not an address). */
+  movImm64(reg: number, lo: number, hi: number, value = true): this {
     this.rex(true, 0, reg);
     this.raw(0xb8 + (reg & 7));
-    this.values.push({ at: this.out.length, size: 8 });
+    if (value) this.values.push({ at: this.out.length, size: 8 });
     this.imm32(lo);
     this.imm32(hi);
     return this;
@@ -121,11 +121,33 @@ export class Emit {
     return this.raw(0x0f, 0xba, 0xf8 | (reg & 7), bit);
   }
 
-  /** PUSH imm32 (68), POPF (9D), PUSHF (9C), POP [addr] (8F /0). */
-  pushImm(v: number): this {
+  /** PUSH imm32 (68), POPF (9D), PUSHF (9C), POP [addr] (8F /0); `value` as for movImm64. */
+  pushImm(v: number, value = true): this {
     this.raw(0x68);
-    this.values.push({ at: this.out.length, size: 4 });
+    if (value) this.values.push({ at: this.out.length, size: 4 });
     this.imm32(v);
+    return this;
+  }
+  /** PUSH r and POP r (50+r, 58+r) at the stack's natural size. */
+  pushReg(reg: number): this {
+    this.rex(false, 0, reg);
+    return this.raw(0x50 + (reg & 7));
+  }
+  popReg(reg: number): this {
+    this.rex(false, 0, reg);
+    return this.raw(0x58 + (reg & 7));
+  }
+  /** MOV [rsp], r (89 /r, SIB base RSP) at the code's natural size: replace the top of the stack. */
+  storeStackTop(reg: number): this {
+    this.rex(this.bits === 64, reg, 0);
+    return this.raw(0x89, 0x04 | ((reg & 7) << 3), 0x24);
+  }
+  /** LEA r64, [rip + disp32] (REX.W 8D /r, ModRM.rm 101), 64-bit only: the address `disp` bytes past this instruction. */
+  leaRip(reg: number, disp: number): this {
+    if (this.bits !== 64) throw new Error("RIP-relative LEA outside 64-bit code");
+    this.rex(true, reg, 0);
+    this.raw(0x8d, 0x05 | ((reg & 7) << 3));
+    this.imm32(disp);
     return this;
   }
   popf(): this {
@@ -203,6 +225,18 @@ export class Emit {
   callReg(reg: number): this {
     this.rex(false, 0, reg);
     return this.raw(0xff, 0xd0 | (reg & 7));
+  }
+  /** JMP r (FF /4) at the code's natural size. */
+  jmpReg(reg: number): this {
+    this.rex(false, 0, reg);
+    return this.raw(0xff, 0xe0 | (reg & 7));
+  }
+
+  /** `other`'s code after this one's, its data immediates with it. */
+  append(other: Emit): this {
+    for (const v of other.values) this.values.push({ at: this.out.length + v.at, size: v.size });
+    this.out.push(...other.out);
+    return this;
   }
 
   /**

@@ -30,6 +30,7 @@ import {
 import { CALLBACKF_mask_events, CALLBACKOP_register, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_suspend, VGCF_in_syscall } from "../../src/hv/xen/pv64/hypercall.js";
 import type { Item, Program } from "./program.js";
 import { KIT } from "./kit/ia32e.js";
+import { Emit } from "./emit.js";
 
 export const PV64_GENERATOR = "pv64@1";
 
@@ -59,105 +60,28 @@ export const PV64_SCRATCH: readonly { addr: number; len: number }[] = [{ addr: P
 
 const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R10 = 10, R11 = 11;
 
-/** A small position-independent x86-64 encoder. */
-class Code {
-  readonly b: number[] = [];
-  values: { at: number; size: 4 | 8 }[] = [];
-
-  private imm32(v: number): void {
-    for (let k = 0; k < 4; k++) this.b.push((v >>> (8 * k)) & 0xff);
-  }
-
-  /** mov r64, imm64 (`value`: a data immediate the minimizer may zero). */
-  mov(r: number, v: bigint | number, value = false): this {
-    const x = BigInt.asUintN(64, BigInt(v));
-    this.b.push(0x48 | (r >= 8 ? 1 : 0), 0xb8 + (r & 7));
-    if (value) this.values.push({ at: this.b.length, size: 8 });
-    for (let k = 0; k < 8; k++) this.b.push(Number((x >> BigInt(8 * k)) & 0xffn));
-    return this;
-  }
-
-  /** mov [abs32], r64 */
-  store(addr: number, r: number): this {
-    this.b.push(0x48 | (r >= 8 ? 4 : 0), 0x89, ((r & 7) << 3) | 4, 0x25);
-    this.imm32(addr);
-    return this;
-  }
-
-  /** mov dword [abs32], imm32 */
-  store32(addr: number, v: number): this {
-    this.b.push(0xc7, 0x04, 0x25);
-    this.imm32(addr);
-    this.imm32(v);
-    return this;
-  }
-
-  pushImm(v: number): this {
-    this.b.push(0x68);
-    this.imm32(v);
-    return this;
-  }
-
-  push(r: number): this {
-    if (r >= 8) this.b.push(0x41);
-    this.b.push(0x50 + (r & 7));
-    return this;
-  }
-
-  pop(r: number): this {
-    if (r >= 8) this.b.push(0x41);
-    this.b.push(0x58 + (r & 7));
-    return this;
-  }
-
-  /** mov [rsp], r64 */
-  storeRsp0(r: number): this {
-    this.b.push(0x48 | (r >= 8 ? 4 : 0), 0x89, 0x04 | ((r & 7) << 3), 0x24);
-    return this;
-  }
-
-  /** lea r64, [rip + disp32]; returns the offset of disp32 for patching. */
-  leaRip(r: number): number {
-    this.b.push(0x48 | (r >= 8 ? 4 : 0), 0x8d, 0x05 | ((r & 7) << 3));
-    const at = this.b.length;
-    this.imm32(0);
-    return at;
-  }
-
-  patch32(at: number, v: number): void {
-    for (let k = 0; k < 4; k++) this.b[at + k] = (v >>> (8 * k)) & 0xff;
-  }
-
-  /** call/jmp to an absolute address through RAX (position-independent). */
-  callAbs(target: number): this {
-    this.mov(RAX, target);
-    this.b.push(0xff, 0xd0);
-    return this;
-  }
-
-  jmpAbs(target: number, via = RAX): this {
-    this.mov(via, target);
-    if (via >= 8) this.b.push(0x41);
-    this.b.push(0xff, 0xe0 | (via & 7));
-    return this;
-  }
-
-  raw(...x: number[]): this {
-    this.b.push(...x);
-    return this;
-  }
-
-  /** A hypercall through the hypercall page (its stubs keep RCX/R11). */
-  hypercall(nr: number, ...args: (number | bigint)[]): this {
-    const regs = [RDI, RSI, RDX, R10, R8];
-    args.forEach((a, i) => this.mov(regs[i]!, a));
-    return this.callAbs(PV64_LAYOUT.hypercallPage + 32 * nr);
-  }
-
-  bytes(): Uint8Array {
-    return Uint8Array.from(this.b);
-  }
+/** MOV r64, imm64 (`value`: a data immediate the minimizer may zero; addresses are not). */
+function mov(e: Emit, r: number, v: bigint | number, value = false): Emit {
+  const x = BigInt.asUintN(64, BigInt(v));
+  return e.movImm64(r, Number(x & 0xffffffffn), Number(x >> 32n), value);
 }
+
+/** CALL or JMP to an absolute address through a register (position-independent). */
+function callAbs(e: Emit, target: number): Emit {
+  return mov(e, RAX, target).callReg(RAX);
+}
+function jmpAbs(e: Emit, target: number, via = RAX): Emit {
+  return mov(e, via, target).jmpReg(via);
+}
+
+/** A hypercall through the hypercall page (its stubs keep RCX/R11): RDI RSI RDX R10 R8. */
+function hypercall(e: Emit, nr: number, ...args: (number | bigint)[]): Emit {
+  const regs = [RDI, RSI, RDX, R10, R8];
+  args.forEach((a, i) => mov(e, regs[i]!, a));
+  return callAbs(e, PV64_LAYOUT.hypercallPage + 32 * nr);
+}
+
+const code = (): Emit => new Emit(64);
 
 /** The fixed code: the three callbacks and the landing pad, as one block at PV64_FIXED. */
 export function fixedCode(): Uint8Array {
@@ -166,16 +90,16 @@ export function fixedCode(): Uint8Array {
   const callback = (kind: "linux" | "linux-in-syscall" | "sysret-style"): Uint8Array => {
     // Record RCX/R11 at entry, pop RCX and R11 off the bounce frame (as Linux's
     // xen_entry_SYSCALL_64 does), then HYPERVISOR_iret: to the frame's RIP, or to the RCX popped.
-    const c = new Code().store(RES_CB, RCX).store(RES_CB + 8, R11).pop(RCX).pop(R11);
-    if (kind === "sysret-style") c.storeRsp0(RCX);
-    c.pushImm(kind === "linux-in-syscall" ? VGCF_in_syscall : 0);
-    return c.jmpAbs(iret, RDX).bytes();
+    const c = code().storeReg(RES_CB, RCX).storeReg(RES_CB + 8, R11).popReg(RCX).popReg(R11);
+    if (kind === "sysret-style") c.storeStackTop(RCX);
+    c.pushImm(kind === "linux-in-syscall" ? VGCF_in_syscall : 0, false);
+    return jmpAbs(c, iret, RDX).bytes();
   };
   out.set(callback("linux"), CB_LINUX - PV64_FIXED);
   out.set(callback("linux-in-syscall"), CB_LINUX_IN_SYSCALL - PV64_FIXED);
   out.set(callback("sysret-style"), CB_SYSRET - PV64_FIXED);
   // The landing pad: record that execution came here, and RCX/R11; then UD2 ends the run.
-  out.set(new Code().store(RES + 0x7f0, RCX).store(RES + 0x7f8, R11).raw(0x0f, 0x0b).bytes(), WRONG - PV64_FIXED);
+  out.set(code().storeReg(RES + 0x7f0, RCX).storeReg(RES + 0x7f8, R11).ud2().bytes(), WRONG - PV64_FIXED);
   return out;
 }
 
@@ -240,8 +164,8 @@ export class Pv64Generator {
     return xs[this.int(xs.length)]!;
   }
 
-  private item(kind: string, ring: 0 | 3, c: Code): Item {
-    return { kind, mode: "pv64", ring, code: c.bytes(), ...(c.values.length > 0 ? { values: c.values } : {}) };
+  private item(kind: string, ring: 0 | 3, c: Emit): Item {
+    return { kind, mode: "pv64", ring, code: c.bytes(), ...(c.values.length > 0 ? { values: [...c.values] } : {}) };
   }
 
   /** The next result slot (16 bytes: RCX then R11, or a return value). */
@@ -254,74 +178,78 @@ export class Pv64Generator {
   /** Register the syscall callback: callback_op(CALLBACKOP_register) or set_callbacks. */
   private register(): Item {
     const cb = this.pick([CB_LINUX, CB_LINUX, CB_SYSRET, CB_SYSRET, CB_LINUX_IN_SYSCALL]);
-    const c = new Code();
+    const c = code();
     if (this.random() < 0.7) {
       const flags = this.random() < 0.2 ? CALLBACKF_mask_events : 0;
-      c.store32(ARGS + offsetOf("x86_64", "callback_register", "type"), CALLBACKTYPE_syscall | (flags << 16))
-        .mov(RAX, cb).store(ARGS + offsetOf("x86_64", "callback_register", "address"), RAX)
-        .hypercall(__HYPERVISOR_callback_op, CALLBACKOP_register, ARGS);
+      c.storeImm32(ARGS + offsetOf("x86_64", "callback_register", "type"), CALLBACKTYPE_syscall | (flags << 16));
+      mov(c, RAX, cb).storeReg(ARGS + offsetOf("x86_64", "callback_register", "address"), RAX);
+      hypercall(c, __HYPERVISOR_callback_op, CALLBACKOP_register, ARGS);
     } else {
-      c.hypercall(__HYPERVISOR_set_callbacks, 0, 0, cb);
+      hypercall(c, __HYPERVISOR_set_callbacks, 0, 0, cb);
     }
-    return this.item(cb === CB_SYSRET ? "register-sysret-style" : cb === CB_LINUX ? "register-linux" : "register-linux-in-syscall", 0, c.store(this.nextSlot(), RAX));
+    return this.item(cb === CB_SYSRET ? "register-sysret-style" : cb === CB_LINUX ? "register-linux" : "register-linux-in-syscall", 0, c.storeReg(this.nextSlot(), RAX));
   }
 
   private stackSwitch(): Item {
-    return this.item("stack-switch", 0, new Code().hypercall(__HYPERVISOR_stack_switch, FLAT_KERNEL_SS, KSTACK2).store(this.nextSlot(), RAX));
+    return this.item("stack-switch", 0, hypercall(code(), __HYPERVISOR_stack_switch, FLAT_KERNEL_SS, KSTACK2).storeReg(this.nextSlot(), RAX));
   }
 
   private xenVersion(): Item {
-    return this.item("xen-version", 0, new Code().hypercall(__HYPERVISOR_xen_version, this.pick([0, 7, 1])).store(this.nextSlot(), RAX));
+    return this.item("xen-version", 0, hypercall(code(), __HYPERVISOR_xen_version, this.pick([0, 7, 1])).storeReg(this.nextSlot(), RAX));
   }
 
   private yieldOp(): Item {
-    return this.item("sched-yield", 0, new Code().hypercall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0).store(this.nextSlot(), RAX));
+    return this.item("sched-yield", 0, hypercall(code(), __HYPERVISOR_sched_op, SCHEDOP_yield, 0).storeReg(this.nextSlot(), RAX));
   }
 
   /** A hypercall by raw SYSCALL with live RCX/R11 (no hypercall page): what comes back in them. */
   private rawHypercall(suspend: boolean): Item {
-    const c = new Code();
-    if (suspend) c.store32(ARGS + 0x40, SHUTDOWN_suspend);
-    c.mov(RAX, suspend ? __HYPERVISOR_sched_op : this.pick([__HYPERVISOR_xen_version, __HYPERVISOR_sched_op]))
-      .mov(RDI, suspend ? SCHEDOP_shutdown : 0).mov(RSI, ARGS + 0x40)
-      .mov(RCX, this.pick(USER_RCX), true).mov(R11, this.pick(USER_R11), true)
-      .raw(this.random() < 0.5 ? 0xf9 : 0xf8).raw(0x0f, 0x05);
+    const c = code();
+    if (suspend) c.storeImm32(ARGS + 0x40, SHUTDOWN_suspend);
+    mov(c, RAX, suspend ? __HYPERVISOR_sched_op : this.pick([__HYPERVISOR_xen_version, __HYPERVISOR_sched_op]));
+    mov(c, RDI, suspend ? SCHEDOP_shutdown : 0);
+    mov(c, RSI, ARGS + 0x40);
+    mov(c, RCX, this.pick(USER_RCX), true);
+    mov(c, R11, this.pick(USER_R11), true);
+    c.raw(this.random() < 0.5 ? 0xf9 : 0xf8).syscall(); // STC or CLC: a flag R11 may show
     const at = this.nextSlot();
-    c.store(at, RCX).store(at + 8, R11);
+    c.storeReg(at, RCX).storeReg(at + 8, R11);
     return this.item(suspend ? "suspend" : "raw-hypercall", 0, c);
   }
 
   /** SCHEDOP_shutdown(SHUTDOWN_suspend) through the hypercall page. */
   private suspendPage(): Item {
-    const c = new Code().store32(ARGS + 0x40, SHUTDOWN_suspend).hypercall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, ARGS + 0x40).store(this.nextSlot(), RAX);
+    const c = hypercall(code().storeImm32(ARGS + 0x40, SHUTDOWN_suspend), __HYPERVISOR_sched_op, SCHEDOP_shutdown, ARGS + 0x40).storeReg(this.nextSlot(), RAX);
     return this.item("suspend", 0, c);
   }
 
   /** HYPERVISOR_iret to user mode at the next item, with flags 0 or VGCF_in_syscall, the kernel's RCX/R11 live. */
   private toUser(): Item {
     const inSyscall = this.random() < 0.4;
-    const c = new Code();
-    const disp = c.leaRip(RBX);
-    const from = c.b.length;
-    c.pushImm(FLAT_USER_SS).pushImm(USTACK).pushImm(this.pick([0x202, 0x203, 0x246])).pushImm(FLAT_RING3_CS64).push(RBX).pushImm(inSyscall ? VGCF_in_syscall : 0)
-      .mov(RCX, 0xc1c1n, true).mov(R11, 0xd2d2n, true).jmpAbs(PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret, RDX);
-    c.patch32(disp, c.b.length - from);
-    return this.item(inSyscall ? "iret-user-in-syscall" : "iret-user", 0, c);
+    // The frame's RIP: the end of this item (LEA of RIP + the length of the rest).
+    const rest = code().pushImm(FLAT_USER_SS, false).pushImm(USTACK, false).pushImm(this.pick([0x202, 0x203, 0x246]), false).pushImm(FLAT_RING3_CS64, false)
+      .pushReg(RBX).pushImm(inSyscall ? VGCF_in_syscall : 0, false);
+    mov(rest, RCX, 0xc1c1n, true);
+    mov(rest, R11, 0xd2d2n, true);
+    jmpAbs(rest, PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret, RDX);
+    return this.item(inSyscall ? "iret-user-in-syscall" : "iret-user", 0, code().leaRip(RBX, rest.length).append(rest));
   }
 
   /** User code: RCX/R11 live and recognisable, SYSCALL, then store what it sees in them. */
   private userSyscall(): Item {
-    const c = new Code().mov(RAX, this.pick([0x27, 0x3c, 0])).mov(RCX, this.pick(USER_RCX), true).mov(R11, this.pick(USER_R11), true)
-      .raw(this.random() < 0.5 ? 0xf9 : 0xf8).raw(0x0f, 0x05);
+    const c = mov(code(), RAX, this.pick([0x27, 0x3c, 0]));
+    mov(c, RCX, this.pick(USER_RCX), true);
+    mov(c, R11, this.pick(USER_R11), true);
+    c.raw(this.random() < 0.5 ? 0xf9 : 0xf8).syscall(); // STC or CLC
     const at = this.nextSlot();
-    if (this.random() < 0.8) c.store(at, RCX).store(at + 8, R11);
+    if (this.random() < 0.8) c.storeReg(at, RCX).storeReg(at + 8, R11);
     return this.item("user-syscall", 3, c);
   }
 
   /** User code recording RCX/R11 as it finds them (after an iret to user mode). */
   private userRecord(): Item {
     const at = this.nextSlot();
-    return this.item("user-record", 3, new Code().store(at, RCX).store(at + 8, R11));
+    return this.item("user-record", 3, code().storeReg(at, RCX).storeReg(at + 8, R11));
   }
 
   program(seed: string): Program {

@@ -40,6 +40,23 @@ describe("Emit", () => {
     expect(Buffer.from(e.bytes().subarray(e.length - 6)).toString("hex")).toBe("452310001800");
   });
 
+  it("64-bit stack, LEA and jump forms; immediates that are not data are not values", () => {
+    const rest = new Emit(64).pushImm(0xe02b, false).pushReg(RAX).pushReg(R11).popReg(RCX).popReg(R11).storeStackTop(RCX).storeStackTop(R11)
+      .movImm64(RAX, 0x1000, 0, false).jmpReg(RAX).jmpReg(R11);
+    const e = new Emit(64).leaRip(RCX, rest.length).leaRip(R11, 0x10).append(rest);
+    expect(listing(e.bytes(), 64)).toEqual([
+      `lea rcx,[${(7 + rest.length).toString(16).toUpperCase()}h]`, "lea r11,[1Eh]", // RIP after each LEA, plus its displacement
+      "push 0E02Bh", "push rax", "push r11", "pop rcx", "pop r11", "mov [rsp],rcx", "mov [rsp],r11",
+      "mov rax,1000h", "jmp rax", "jmp r11",
+    ]);
+    expect(e.values).toEqual([]);
+    // append() carries the other emitter's values to their new offsets.
+    const data = new Emit(64).movImm64(RCX, 1, 0).pushImm(2);
+    const joined = new Emit(64).leaRip(RCX, data.length).append(data);
+    expect(joined.values).toEqual([{ at: 7 + 2, size: 8 }, { at: 7 + 10 + 1, size: 4 }]);
+    expect(() => new Emit(32).leaRip(RCX, 0)).toThrow(/64-bit/);
+  });
+
   it("32-bit forms", () => {
     const e = new Emit(32).movImm32(RCX, 5).storeImm32(0x183000, 0x102000).storeReg(0x183018, RSP).movFromCr(0, RAX).btcImm(RAX, 16)
       .movToCr(0, RAX).into().farJmp32(0x08, 0x102000);
