@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { PlantedBug, Vendor } from "../../src/cpu/cpuid.js";
 import {
-  DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, HVM_KNOBS, HVM_PRESET_DESCRIPTIONS, HVM_PRESETS, knobValueProblem,
+  DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, HVM_KNOBS, HVM_PRESET_DESCRIPTIONS, HVM_PRESETS, withKnobs,
   PV64_KNOBS, PV64_PRESET_DESCRIPTIONS, PV64_PRESETS,
   type DomctlPolicy, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName,
 } from "../../src/hv/policy.js";
@@ -162,27 +162,16 @@ export function parseConfiguration(v: unknown, where: string): Configuration {
   }
   const c = v as unknown as Configuration;
   const out: Configuration = { name: c.name, description: c.description ?? "", cpu: { ...c.cpu } };
-  if (c.domctl !== undefined) {
-    // Knobs not given keep their xen-4.21 value.
-    for (const [k, value] of Object.entries(c.domctl)) {
-      const problem = knobValueProblem(k, value, DOMCTL_KNOBS);
-      if (problem !== null) throw new ConfigError(`${where}: domctl["${k}"]: ${problem}`);
-    }
-    out.domctl = { ...DOMCTL_PRESETS[DEFAULT_DOMCTL_PRESET]!, ...c.domctl };
-  }
-  if (c.hvm !== undefined) {
-    for (const [k, value] of Object.entries(c.hvm)) {
-      const problem = knobValueProblem(k, value, HVM_KNOBS);
-      if (problem !== null) throw new ConfigError(`${where}: hvm["${k}"]: ${problem}`);
-    }
-    out.hvm = { ...HVM_PRESETS[DEFAULT_HVM_PRESET], ...c.hvm };
-  }
+  // A hypervisor part: its knobs over the default preset's (knobs not given keep that value).
+  const part = <P extends object>(name: string, given: object, base: P, knobs: Parameters<typeof withKnobs>[2]): P => {
+    const r = withKnobs(base, given, knobs);
+    if ("problem" in r) throw new ConfigError(`${where}: ${name}["${r.knob}"]: ${r.problem}`);
+    return r.policy;
+  };
+  if (c.domctl !== undefined) out.domctl = part("domctl", c.domctl, DOMCTL_PRESETS[DEFAULT_DOMCTL_PRESET]!, DOMCTL_KNOBS);
+  if (c.hvm !== undefined) out.hvm = part("hvm", c.hvm, HVM_PRESETS[DEFAULT_HVM_PRESET], HVM_KNOBS);
   if (c.pv64 !== undefined) {
-    for (const [k, value] of Object.entries(c.pv64)) {
-      const problem = knobValueProblem(k, value, PV64_KNOBS);
-      if (problem !== null) throw new ConfigError(`${where}: pv64["${k}"]: ${problem}`);
-    }
-    out.pv64 = { ...PV64_PRESETS[DEFAULT_PV64_PRESET], ...c.pv64 };
+    out.pv64 = part("pv64", c.pv64, PV64_PRESETS[DEFAULT_PV64_PRESET], PV64_KNOBS);
     if (out.pv64["pv64.host.delivery"] === "init_fred" && !out.cpu.fred) {
       throw new ConfigError(`${where}: pv64["pv64.host.delivery"]: a FRED host (init_fred) needs cpu.fred true`);
     }

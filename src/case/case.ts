@@ -9,7 +9,7 @@ import { GPR_NAMES } from "../cpu/state.js";
 import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
 import type { CpuModel, Vendor } from "../cpu/cpuid.js";
 import { DomctlError, parseDomctl, type DomctlCase } from "../hv/xen/domctl/case.js";
-import { HVM_KNOBS, HVM_PRESETS, knobValueProblem, PV64_KNOBS, PV64_PRESETS, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName } from "../hv/policy.js";
+import { HVM_KNOBS, HVM_PRESETS, PV64_KNOBS, withKnobs, PV64_PRESETS, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName } from "../hv/policy.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
 export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
@@ -47,16 +47,12 @@ export const DEFAULT_PV64_PRESET: Pv64PresetName = "xen-idt";
 type HvInput = { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: { on: string; to: string } };
 
 /** The preset's knobs with `knobs` applied, each checked by name and value. */
-function policyOf<P extends object>(presets: Readonly<Record<string, P>>, preset: string, knobs: Record<string, unknown> | undefined, known: Parameters<typeof knobValueProblem>[2]): P {
+function policyOf<P extends object>(presets: Readonly<Record<string, P>>, preset: string, knobs: Record<string, unknown> | undefined, known: Parameters<typeof withKnobs>[2]): P {
   const base = presets[preset];
   if (base === undefined) throw new CaseError("hv.preset", `must be one of ${Object.keys(presets).map((p) => JSON.stringify(p)).join(", ")}`);
-  const policy = { ...base } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(knobs ?? {})) {
-    const problem = knobValueProblem(k, v, known);
-    if (problem !== null) throw new CaseError(`hv.knobs.${k}`, problem);
-    policy[k] = v;
-  }
-  return policy as P;
+  const r = withKnobs(base, knobs ?? {}, known);
+  if ("problem" in r) throw new CaseError(`hv.knobs.${r.knob}`, r.problem);
+  return r.policy;
 }
 
 function parseHv(hv: HvInput, mode: string | undefined, fred: boolean): HvCase {

@@ -455,3 +455,17 @@ export function knobValueProblem(name: string, value: unknown, knobs: readonly K
   }
   return null;
 }
+
+/**
+ * `base` (a preset's policy) with `overrides` applied, each knob checked by name and value
+ * against `knobs`: the policy, or the first override that is wrong and why.
+ */
+export function withKnobs<P extends object>(base: P, overrides: object, knobs: readonly Knob[]): { policy: P } | { knob: string; problem: string } {
+  const policy = { ...base } as Record<string, unknown>;
+  for (const [knob, value] of Object.entries(overrides)) {
+    const problem = knobValueProblem(knob, value, knobs);
+    if (problem !== null) return { knob, problem };
+    policy[knob] = value;
+  }
+  return { policy: policy as P };
+}

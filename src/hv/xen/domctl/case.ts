@@ -1,7 +1,7 @@
 // The `domctl` part of a case (cases.md "Toolstack sequences: domctl"): parse and validate,
 // then run. A bad value throws DomctlError, one line naming the place and the problem.
 
-import { DOMCTL_KNOBS, DOMCTL_PRESETS, knobValueProblem, type DomctlPolicy } from "../../policy.js";
+import { DOMCTL_KNOBS, DOMCTL_PRESETS, withKnobs, type DomctlPolicy } from "../../policy.js";
 import {
   CDF_NAMES, CTXT_MODES, OP_NAMES,
   type CdfName, type DomctlArch, type DomctlCase, type DomctlOp, type DomctlOpName, type VcpuCtxtMode,
@@ -80,14 +80,12 @@ export function parseDomctl(v: unknown, where: string): DomctlCase {
     }
     preset = v["preset"];
   }
-  const policy: DomctlPolicy = { ...DOMCTL_PRESETS[preset]! };
+  let policy: DomctlPolicy = { ...DOMCTL_PRESETS[preset]! };
   if (v["knobs"] !== undefined) {
     if (!isObject(v["knobs"])) throw new DomctlError(`${where}.knobs`, "must be an object of knob values by knob name");
-    for (const [name, value] of Object.entries(v["knobs"])) {
-      const problem = knobValueProblem(name, value, DOMCTL_KNOBS);
-      if (problem !== null) throw new DomctlError(`${where}.knobs[${JSON.stringify(name)}]`, problem);
-      (policy as unknown as Record<string, string>)[name] = value as string;
-    }
+    const r = withKnobs(policy, v["knobs"], DOMCTL_KNOBS);
+    if ("problem" in r) throw new DomctlError(`${where}.knobs[${JSON.stringify(r.knob)}]`, r.problem);
+    policy = r.policy;
   }
 
   if (v["ops"] === undefined) throw new DomctlError(`${where}.ops`, "is required");
