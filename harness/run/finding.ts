@@ -67,7 +67,7 @@ export function signatureOf(v: PairVerdict, A: Configuration, B: Configuration, 
  * and the first argument, which is the sub-op of the multiplexed ones); "" for anything else.
  */
 function hypercallAt(v: PairVerdict, rip: string): string {
-  const call = (v.a.hv ?? v.b.hv)?.hypercalls.find((h) => h.rip === rip) ?? v.b.hv?.hypercalls.find((h) => h.rip === rip);
+  const call = v.a.hv?.hypercalls.find((h) => h.rip === rip) ?? v.b.hv?.hypercalls.find((h) => h.rip === rip);
   if (call === undefined) return "";
   return ` ${call.name}/${Number(BigInt(call.args[0] ?? "0") & 0xffffffffn)}`;
 }

@@ -247,9 +247,14 @@ export class PairRunner {
   }
 }
 
-/** The XOR of the baseline's CR4 and EFER differences, as 32-bit halves (0 where there is none). */
+const xorsOf = new WeakMap<Map<string, Difference>, Int32Array>();
+
+/** The XOR of the baseline's CR4 and EFER differences, as 32-bit halves (0 where there is none); worked out once per baseline. */
 function baselineXors(baseline: Map<string, Difference>): Int32Array {
+  const known = xorsOf.get(baseline);
+  if (known !== undefined) return known;
   const out = new Int32Array(3);
+  xorsOf.set(baseline, out);
   const cr4 = baseline.get("sregs.cr4");
   if (cr4 !== undefined) {
     const x = BigInt(cr4.a) ^ BigInt(cr4.b);
