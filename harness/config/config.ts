@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { PlantedBug, Vendor } from "../../src/cpu/cpuid.js";
 import {
-  DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, HVM_KNOBS, HVM_PRESET_DESCRIPTIONS, HVM_PRESETS, withKnobs,
+  DOMCTL_KNOBS, DOMCTL_PRESET_DESCRIPTIONS, DOMCTL_PRESETS, HVM_KNOBS, HVM_PRESET_DESCRIPTIONS, HVM_PRESETS, withKnobs, DEFAULT_DOMCTL_PRESET, DEFAULT_HVM_PRESET, DEFAULT_PV64_PRESET,
   PV64_KNOBS, PV64_PRESET_DESCRIPTIONS, PV64_PRESETS,
   type DomctlPolicy, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName,
 } from "../../src/hv/policy.js";
@@ -23,18 +23,10 @@ export interface Configuration {
   pv64?: Pv64Policy;
 }
 
-/** The policy toolstack sequences run under on a configuration that sets none. */
-export const DEFAULT_DOMCTL_PRESET = "xen-4.21";
-
 function hvmPreset(name: HvmPresetName): Configuration {
   return { name, description: HVM_PRESET_DESCRIPTIONS[name], cpu: { vendor: "intel", fred: false }, hvm: { ...HVM_PRESETS[name] } };
 }
 
-/** The HVM policy a configuration file's partial `hvm` completes (knobs not given keep Xen's value). */
-export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
-
-/** The PV64 policy a configuration file's partial `pv64` completes (knobs not given keep xen-idt's value). */
-export const DEFAULT_PV64_PRESET: Pv64PresetName = "xen-idt";
 
 function pv64Preset(name: Pv64PresetName): Configuration {
   const fred = PV64_PRESETS[name]["pv64.host.delivery"] === "init_fred";

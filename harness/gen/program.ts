@@ -6,8 +6,7 @@
 
 import { Emit, type Bits } from "./emit.js";
 import { KIT } from "./kit/ia32e.js";
-import { DEFAULT_HVM_PRESET } from "../../src/case/case.js";
-import { HVM_PRESETS, type Pv64PresetName } from "../../src/hv/policy.js";
+import { DEFAULT_HVM_PRESET, HVM_PRESETS, type Pv64PresetName } from "../../src/hv/policy.js";
 import { pv64Case, pv64Runnable } from "./pv64.js";
 import { formatBytes, hexNumber } from "../../src/case/hex.js";
 import { DEFAULT_RAM, type Case } from "../../src/case/case.js";

@@ -6,9 +6,9 @@
 
 import { runDomctl, parseDomctl, DomctlError, describeOp, type DomctlResult, type DomctlOpResult } from "../../src/hv/xen/domctl/case.js";
 import type { DomctlArch, DomctlCase, DomainState } from "../../src/hv/xen/domctl/domain.js";
-import { DOMCTL_PRESETS } from "../../src/hv/policy.js";
+import { DEFAULT_DOMCTL_PRESET, DOMCTL_PRESETS } from "../../src/hv/policy.js";
 import type { Difference } from "../../src/case/diff.js";
-import { DEFAULT_DOMCTL_PRESET, type Configuration } from "../config/config.js";
+import type { Configuration } from "../config/config.js";
 import type { DomctlOpJson, DomctlProgram } from "../gen/domctl.js";
 import { ddmin } from "../minimize/ddmin.js";
 import { crashClass } from "./finding.js";

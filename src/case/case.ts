@@ -9,7 +9,7 @@ import { GPR_NAMES } from "../cpu/state.js";
 import { RFLAGS_DEFINED, VM } from "../cpu/flags.js";
 import type { CpuModel, Vendor } from "../cpu/cpuid.js";
 import { DomctlError, parseDomctl, type DomctlCase } from "../hv/xen/domctl/case.js";
-import { HVM_KNOBS, HVM_PRESETS, PV64_KNOBS, withKnobs, PV64_PRESETS, type HvmPolicy, type HvmPresetName, type Pv64Policy, type Pv64PresetName } from "../hv/policy.js";
+import { DEFAULT_HVM_PRESET, DEFAULT_PV64_PRESET, HVM_KNOBS, HVM_PRESETS, PV64_KNOBS, withKnobs, PV64_PRESETS, type HvmPolicy, type Pv64Policy, type Pv64PresetName } from "../hv/policy.js";
 
 export type Mode = "real16" | "prot32" | "compat32" | "long64";
 export const SEGMENT_FIELDS = ["es", "cs", "ss", "ds", "fs", "gs"] as const;
@@ -40,9 +40,6 @@ export type HvCase =
   | { model: "xen-hvm"; preset: string; policy: HvmPolicy }
   | { model: "xen-pv64"; preset: string; policy: Pv64Policy; migrate?: { on: "suspend"; to: string; policy: Pv64Policy } };
 
-/** The presets an `hv` without one runs under. */
-export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
-export const DEFAULT_PV64_PRESET: Pv64PresetName = "xen-idt";
 
 type HvInput = { model: string; preset?: string; knobs?: Record<string, unknown>; migrate?: { on: string; to: string } };
 

@@ -469,3 +469,12 @@ export function withKnobs<P extends object>(base: P, overrides: object, knobs: r
   }
   return { policy: policy as P };
 }
+
+/**
+ * The preset a case or configuration runs under when it names none, and the one a
+ * configuration file's partial knobs complete: Xen at SEED-BASE for domctls, Xen for HVM,
+ * a legacy (IDT) host for PV64.
+ */
+export const DEFAULT_DOMCTL_PRESET = "xen-4.21";
+export const DEFAULT_HVM_PRESET: HvmPresetName = "xen";
+export const DEFAULT_PV64_PRESET: Pv64PresetName = "xen-idt";

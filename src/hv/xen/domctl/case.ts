@@ -1,7 +1,7 @@
 // The `domctl` part of a case (cases.md "Toolstack sequences: domctl"): parse and validate,
 // then run. A bad value throws DomctlError, one line naming the place and the problem.
 
-import { DOMCTL_KNOBS, DOMCTL_PRESETS, withKnobs, type DomctlPolicy } from "../../policy.js";
+import { DEFAULT_DOMCTL_PRESET, DOMCTL_KNOBS, DOMCTL_PRESETS, withKnobs, type DomctlPolicy } from "../../policy.js";
 import {
   CDF_NAMES, CTXT_MODES, OP_NAMES,
   type CdfName, type DomctlArch, type DomctlCase, type DomctlOp, type DomctlOpName, type VcpuCtxtMode,
@@ -10,8 +10,6 @@ import {
 export { runDomctl, describeOp, type DomctlResult, type DomctlOpResult } from "./run.js";
 export type { DomctlCase, DomctlOp } from "./domain.js";
 
-/** The preset a case without one runs under: SEED-BASE, the tree the spec targets. */
-export const DEFAULT_DOMCTL_PRESET = "xen-4.21";
 
 export class DomctlError extends Error {
   constructor(
