@@ -6,10 +6,11 @@
 // in the layout of the code's width (src/hv/xen/layout.ts) and calls with the register
 // ABI of that width: 64-bit RAX = nr, RDI RSI RDX; 32-bit EAX = nr, EBX ECX EDX.
 
+import { __HYPERVISOR_event_channel_op, __HYPERVISOR_hvm_op, __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, __HYPERVISOR_vcpu_op, __HYPERVISOR_vm_assist, __HYPERVISOR_xen_version } from "../../src/hv/xen/hypercall_numbers.js";
 import type { Abi } from "../../src/hv/xen/layout.js";
 import { offsetOf, sizeOf, fieldOf } from "../../src/hv/xen/layout.js";
 import { DOMID_SELF } from "../../src/hv/xen/hvm.js";
-import { __HYPERVISOR_event_channel_op, __HYPERVISOR_hvm_op, __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, __HYPERVISOR_vcpu_op, __HYPERVISOR_vm_assist, __HYPERVISOR_xen_version } from "../../src/hv/xen/hypercall.js";
+
 import { EVTCHNOP_alloc_unbound, EVTCHNOP_send } from "../../src/hv/xen/event_channel.js";
 import { HVMOP_set_param, HVM_PARAM_CALLBACK_IRQ } from "../../src/hv/xen/hvm_op.js";
 import { XENMEM_add_to_physmap } from "../../src/hv/xen/memory_op.js";

@@ -19,14 +19,12 @@
 // address (a FRED host without the fix: spec fred-syscall-pv.md 5.4 (b)); it records RCX/R11
 // and ends with UD2.
 
+import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_stack_switch, __HYPERVISOR_xen_version } from "../../src/hv/xen/hypercall_numbers.js";
 import { hexNumber, formatBytes } from "../../src/case/hex.js";
 import { DEFAULT_RAM, type Case } from "../../src/case/case.js";
 import { PV64_PRESETS, type Pv64PresetName } from "../../src/hv/policy.js";
 import { offsetOf } from "../../src/hv/xen/layout.js";
-import {
-  __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_stack_switch,
-  __HYPERVISOR_xen_version, CALLBACKTYPE_syscall, FLAT_KERNEL_SS, FLAT_RING3_CS64, FLAT_USER_SS, pv64Layout,
-} from "../../src/hv/xen/pv64/guest.js";
+import { CALLBACKTYPE_syscall, FLAT_KERNEL_SS, FLAT_RING3_CS64, FLAT_USER_SS, pv64Layout } from "../../src/hv/xen/pv64/guest.js";
 import { CALLBACKF_mask_events, CALLBACKOP_register, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_suspend, VGCF_in_syscall } from "../../src/hv/xen/pv64/hypercall.js";
 import type { Item, Program } from "./program.js";
 import { KIT } from "./kit/ia32e.js";

@@ -15,14 +15,13 @@ import { kvmXenWriteHypercallPage } from "../kvm/hypercall_page.js";
 import { hvmGuestX86Mode, is64BitHypercall, isLongMode, PAGE_SIZE, x86ModeName, X86_MODE_64BIT } from "./guest.js";
 import type { XenHvm } from "./hvm.js";
 import { latchShinfoLayout } from "./shared_info.js";
+import { __HYPERVISOR_iret } from "./hypercall_numbers.js";
 
 export const XEN_HYPERCALL_MSR = 0x40000000;
 /** guest_{rd,wr}msr(): the indices Xen's handler owns without Viridian. */
 const XEN_MSR_LAST = 0x400002ff;
 export const HYPERCALL_STUBS = 128;
 export const HYPERCALL_STUB_SIZE = 32;
-/** __HYPERVISOR_iret: Xen puts UD2 in its slot ("iret is not supported"). */
-export const HYPERVISOR_IRET = 23;
 
 /** The hypervisor's version: Xen 4.22 (the spec's snapshot is newer than RELEASE-4.22.0). */
 export const XEN_VERSION_MAJOR = 4;
@@ -48,7 +47,7 @@ export function xenHypercallPage(cpu: Cpu): Uint8Array {
   const page = new Uint8Array(PAGE_SIZE).fill(0xcc);
   const insn = nativeHypercallBytes(cpu);
   for (let i = 0; i < HYPERCALL_STUBS; i++) {
-    if (i === HYPERVISOR_IRET) {
+    if (i === __HYPERVISOR_iret) { // Xen puts UD2 in its slot ("iret is not supported")
       page[i * HYPERCALL_STUB_SIZE] = 0x0f;
       page[i * HYPERCALL_STUB_SIZE + 1] = 0x0b;
     } else {

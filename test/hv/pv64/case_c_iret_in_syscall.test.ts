@@ -9,9 +9,10 @@
 //           create_bounce_frame sets it under FRED), so the exit hunk's cmovs do nothing:
 //           the guest sees the stub address and its own flags, still not what a legacy host gives.
 
+import { __HYPERVISOR_iret } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { PV64_PRESETS, type Pv64Policy } from "../../../src/hv/policy.js";
-import { __HYPERVISOR_iret, FLAT_KERNEL_SS, iretStubReturn } from "../../../src/hv/xen/pv64/guest.js";
+import { FLAT_KERNEL_SS, iretStubReturn } from "../../../src/hv/xen/pv64/guest.js";
 import { VGCF_in_syscall } from "../../../src/hv/xen/pv64/hypercall.js";
 import { Asm, CODE, guest, HCALL, LAYOUT, R11, RAX, RCX, reg, RES, run, u64 } from "./support.js";
 

@@ -5,10 +5,11 @@
 // source without it. The destination (arch_set_info_guest: entry_vector not carried, so
 // TRAP_syscall clear) resumes at the record's RIP with the record's RCX/R11.
 
+import { __HYPERVISOR_callback_op, __HYPERVISOR_sched_op, __HYPERVISOR_xen_version } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { PV64_PRESETS, type Pv64PresetName } from "../../../src/hv/policy.js";
 import { CALLBACKTYPE_syscall } from "../../../src/hv/xen/pv64/guest.js";
-import { __HYPERVISOR_callback_op, __HYPERVISOR_sched_op, __HYPERVISOR_xen_version } from "../../../src/hv/xen/pv64/guest.js";
+
 import { CALLBACKOP_register, SCHEDOP_shutdown, SHUTDOWN_suspend } from "../../../src/hv/xen/pv64/hypercall.js";
 import { ARGS, Asm, callbackRegister, guest, R11, RAX, RCX, RDI, RES, RSI, run, u64 } from "./support.js";
 

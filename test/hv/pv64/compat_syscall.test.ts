@@ -5,11 +5,10 @@
 //   FRED host: the event has L = 0, entry_from_pv() rebuilds FLAT_USER_CS32/SS32 and takes the
 //     syscall32 callback, or #UD (RIP rewound by the instruction length) when it is 0.
 
+import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_stack_switch } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32 } from "../../../src/hv/xen/pv64/guest.js";
-import {
-  __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_stack_switch, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS32,
-} from "../../../src/hv/xen/pv64/guest.js";
+import { FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS32 } from "../../../src/hv/xen/pv64/guest.js";
 import { CALLBACKOP_register } from "../../../src/hv/xen/pv64/hypercall.js";
 import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, RDX, RES, run, u64, USTACK } from "./support.js";
 

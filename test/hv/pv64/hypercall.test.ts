@@ -2,14 +2,12 @@
 // guest fault reaches the guest kernel's handler on every host, frame word by word), the
 // syscall-without-callback #UD, the errno values, and page-table updates refused.
 
+import { __HYPERVISOR_callback_op, __HYPERVISOR_fpu_taskswitch, __HYPERVISOR_iret, __HYPERVISOR_mmu_update, __HYPERVISOR_sched_op, __HYPERVISOR_set_trap_table } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { ERRNO } from "../../../src/hv/xen/errno.js";
 import { offsetOf, sizeOf } from "../../../src/hv/xen/layout.js";
 import { CALLBACKTYPE_event, CALLBACKTYPE_syscall } from "../../../src/hv/xen/pv64/guest.js";
-import {
-  __HYPERVISOR_callback_op, __HYPERVISOR_fpu_taskswitch, __HYPERVISOR_iret, __HYPERVISOR_mmu_update, __HYPERVISOR_sched_op,
-  __HYPERVISOR_set_trap_table, FLAT_KERNEL_SS, FLAT_RING3_CS64,
-} from "../../../src/hv/xen/pv64/guest.js";
+import { FLAT_KERNEL_SS, FLAT_RING3_CS64 } from "../../../src/hv/xen/pv64/guest.js";
 import { CALLBACKOP_register, CALLBACKOP_unregister, SCHEDOP_yield } from "../../../src/hv/xen/pv64/hypercall.js";
 import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, LAYOUT, put64, R11, RAX, RCX, RDX, RES, run, u64, USTACK, type Guest } from "./support.js";
 

@@ -1,10 +1,9 @@
 // The guest programs of the observable cases (spec fred-syscall-pv.md 5.4), at fixed addresses
 // so the tests can name every word they expect.
 
+import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_stack_switch } from "../../../src/hv/xen/hypercall_numbers.js";
 import { CALLBACKTYPE_syscall } from "../../../src/hv/xen/pv64/guest.js";
-import {
-  __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_stack_switch, FLAT_KERNEL_SS, FLAT_RING3_CS64,
-} from "../../../src/hv/xen/pv64/guest.js";
+import { FLAT_KERNEL_SS, FLAT_RING3_CS64 } from "../../../src/hv/xen/pv64/guest.js";
 import { CALLBACKOP_register } from "../../../src/hv/xen/pv64/hypercall.js";
 import { ARGS, Asm, callbackRegister, CODE, HCALL, KSTACK, R11, RAX, RBX, RCX, RDX, RES, USTACK, type Guest } from "./support.js";
 

@@ -5,9 +5,10 @@
 // frame's RFLAGS has DF clear, with or without c5a4b9125b. The kernel callback runs with DF
 // clear on every host.
 
+import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_stack_switch } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { CALLBACKTYPE_syscall } from "../../../src/hv/xen/pv64/guest.js";
-import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_stack_switch, FLAT_KERNEL_SS, FLAT_RING3_CS64 } from "../../../src/hv/xen/pv64/guest.js";
+import { FLAT_KERNEL_SS, FLAT_RING3_CS64 } from "../../../src/hv/xen/pv64/guest.js";
 import { CALLBACKOP_register } from "../../../src/hv/xen/pv64/hypercall.js";
 import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, RDX, RES, run, u64, USTACK } from "./support.js";
 

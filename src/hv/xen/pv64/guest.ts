@@ -15,6 +15,7 @@
 // ring-3 flat descriptors at 0xe020 / 0xe028 / 0xe030, and the TSS at 0xe040.
 
 import type { Cpu } from "../../../cpu/cpu.js";
+import { __HYPERVISOR_iret } from "../hypercall_numbers.js";
 import { packDescriptor } from "../../../cpu/descriptor.js";
 import {
   ATTR_DB, ATTR_G, ATTR_L, ATTR_P, ATTR_S, CR0_ET, CR0_PE, CR0_PG, CR4_PAE, CS, DS, EFER_LMA, EFER_LME,
@@ -97,17 +98,6 @@ export function pv64Layout(ram: number): Pv64Layout {
     hostCodeLen: 0x2000,
   };
 }
-
-/** The hypercall numbers (public/xen.h) the PV64 model handles or names. */
-export const __HYPERVISOR_set_trap_table = 0;
-export const __HYPERVISOR_mmu_update = 1;
-export const __HYPERVISOR_stack_switch = 3;
-export const __HYPERVISOR_set_callbacks = 4;
-export const __HYPERVISOR_fpu_taskswitch = 5;
-export const __HYPERVISOR_xen_version = 17;
-export const __HYPERVISOR_iret = 23;
-export const __HYPERVISOR_sched_op = 29;
-export const __HYPERVISOR_callback_op = 30;
 
 /** Callback types (public/callback.h). */
 export const CALLBACKTYPE_event = 0;

@@ -6,18 +6,15 @@
 //   fpu_taskswitch (5) and every other number -ENOSYS, guest page-table updates included
 //   (mmu_update 1, update_va_mapping 14, mmuext_op 26: the builder's direct map is fixed).
 
+import { HYPERCALL_NAMES, __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_set_trap_table, __HYPERVISOR_stack_switch, __HYPERVISOR_xen_version } from "../hypercall_numbers.js";
 import { IF, IOPL, VM } from "../../../cpu/flags.js";
 import { RCX, RDI, RDX, RSI } from "../../../cpu/state.js";
 import { getU16, getU32, getU64, linearOf } from "../guest.js";
 import { errnoName, neg } from "../errno.js";
-import { HYPERCALL_NAMES } from "../hypercall.js";
+
 import { XEN_VERSION_MAJOR, XEN_VERSION_MINOR } from "../hypercall_page.js";
 import { offsetOf, sizeOf } from "../layout.js";
-import {
-  CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32,
-  CALLBACKTYPE_sysenter, __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks,
-  __HYPERVISOR_set_trap_table, __HYPERVISOR_stack_switch, __HYPERVISOR_xen_version,
-} from "./guest.js";
+import { CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32, CALLBACKTYPE_sysenter } from "./guest.js";
 import type { XenPv64 } from "./pv64.js";
 import { asLinear, hex, isCanonical, TRAP_syscall, u64, type CpuUserRegs } from "./regs.js";
 
