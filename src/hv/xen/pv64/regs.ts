@@ -6,6 +6,7 @@
 
 import type { Cpu } from "../../../cpu/cpu.js";
 import { RSP } from "../../../cpu/state.js";
+import { hex64 } from "../../../case/hex.js";
 
 const M64 = (1n << 64n) - 1n;
 
@@ -113,6 +114,8 @@ export function regsJson(regs: CpuUserRegs): Record<string, string | number> {
   return out;
 }
 
+/** A register value as the project writes 64-bit values (src/case/hex.ts). */
 export function hex(v: bigint): string {
-  return `0x${u64(v).toString(16)}`;
+  const x = u64(v);
+  return hex64(Number(x & 0xffffffffn), Number(x >> 32n));
 }
