@@ -5,24 +5,14 @@
 import { __HYPERVISOR_callback_op, __HYPERVISOR_fpu_taskswitch, __HYPERVISOR_iret, __HYPERVISOR_mmu_update, __HYPERVISOR_sched_op, __HYPERVISOR_set_trap_table } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { ERRNO } from "../../../src/hv/xen/errno.js";
-import { offsetOf, sizeOf } from "../../../src/hv/xen/layout.js";
+import { offsetOf } from "../../../src/hv/xen/layout.js";
 import { CALLBACKTYPE_event, CALLBACKTYPE_syscall } from "../../../src/hv/xen/pv64/guest.js";
 import { FLAT_KERNEL_SS, FLAT_RING3_CS64 } from "../../../src/hv/xen/pv64/guest.js";
 import { CALLBACKOP_register, CALLBACKOP_unregister, SCHEDOP_yield } from "../../../src/hv/xen/pv64/hypercall.js";
-import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, LAYOUT, put64, R11, RAX, RCX, RDX, RES, run, u64, USTACK, type Guest } from "./support.js";
+import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, LAYOUT, put64, R11, RAX, RCX, RDX, RES, run, trapTable, u64, USTACK } from "./support.js";
 
 const PRESETS = ["xen-idt", "xen-fred", "xen-fred-fixed"] as const;
 const H_UD = CODE + 0x2000, H_GP = CODE + 0x2100;
-
-function trapTable(g: Guest, at: number, entries: [number, number, number][]): void {
-  const size = sizeOf("x86_64", "trap_info");
-  g.m.mem.writeBytes(at, new Uint8Array(size * (entries.length + 1)));
-  entries.forEach(([vector, flags, address], k) => {
-    g.m.mem.writeBytes(at + k * size + offsetOf("x86_64", "trap_info", "vector"), [vector, flags]);
-    g.m.mem.writeBytes(at + k * size + offsetOf("x86_64", "trap_info", "cs"), [0x33, 0xe0]);
-    put64(g, at + k * size + offsetOf("x86_64", "trap_info", "address"), BigInt(address));
-  });
-}
 
 /** A handler that records RCX/R11 at entry and `words` frame words, then ends. */
 function handler(a: Asm, at: number, slot: number, words: number): void {
@@ -83,6 +73,20 @@ describe("set_trap_table: guest faults bounce to the guest kernel", () => {
       expect(g.hv.vcpu.kernelMode).toBe(true);
     });
   }
+});
+
+describe("a user SYSCALL with neither a syscall callback nor a #UD handler", () => {
+  test("every host kills the domain in create_bounce_frame and reports the #UD at the SYSCALL", () => {
+    for (const p of PRESETS) {
+      const g = guest(p);
+      const a = new Asm();
+      a.pushImm(FLAT_KERNEL_SS).pushImm(USTACK).pushImm(0x202).pushImm(FLAT_RING3_CS64).pushImm(CODE + 0x1000).pushImm(0)
+        .jmpAbs(HCALL + 32 * __HYPERVISOR_iret);
+      a.org(CODE + 0x1000).at("sys").syscall().at("end").raw(0x90);
+      expect(run(g, a), p).toEqual({ kind: "exception", vector: 6, errorCode: null, rip: a.label("sys") });
+      expect(g.hv.log().events.filter((e) => e.kind === "crash").map((e) => e.detail), p).toEqual([expect.stringMatching(/^create_bounce_frame_bad_bounce_ip/)]);
+    }
+  });
 });
 
 describe("faults of Xen's own exit", () => {

@@ -66,6 +66,17 @@ export function callbackRegister(g: Guest, at: number, type: number, flags: numb
   put64(g, at + offsetOf("x86_64", "callback_register", "address"), BigInt(address));
 }
 
+/** A trap_info array at `at` for set_trap_table: [vector, flags (DPL | 4 = mask events), address], then the terminator. */
+export function trapTable(g: Guest, at: number, entries: [number, number, number][]): void {
+  const size = sizeOf("x86_64", "trap_info");
+  g.m.mem.writeBytes(at, new Uint8Array(size * (entries.length + 1)));
+  entries.forEach(([vector, flags, address], k) => {
+    g.m.mem.writeBytes(at + k * size + offsetOf("x86_64", "trap_info", "vector"), [vector, flags]);
+    g.m.mem.writeBytes(at + k * size + offsetOf("x86_64", "trap_info", "cs"), [0x33, 0xe0]);
+    put64(g, at + k * size + offsetOf("x86_64", "trap_info", "address"), BigInt(address));
+  });
+}
+
 /** A 64-bit assembler for the few instructions the guests use; labels resolve at bytes(). */
 export class Asm {
   private readonly out: number[] = [];

@@ -18,6 +18,12 @@ export interface TrapBounce {
   flags: number;
   cs: number;
   eip: bigint;
+  /**
+   * The exception or software interrupt being delivered (pv_inject_event), or null for a
+   * callback (syscall, sysenter). Not Xen state: it names what the domain died of when the
+   * bounce address is 0.
+   */
+  vector: number | null;
 }
 
 /**
@@ -25,6 +31,10 @@ export interface TrapBounce {
  * writing the guest stack, a zero bounce address); the caller stops the run.
  */
 export function createBounceFrame(hv: XenPv64, regs: CpuUserRegs, tb: TrapBounce): boolean {
+  // A domain crash here ends the run with the exception being delivered, if it is one
+  // (pv_inject_event only warned about a missing handler; the guest could not take it).
+  const exc = tb.vector === null ? undefined : { vector: tb.vector, errorCode: (tb.flags & TBF_EXCEPTION_ERRCODE) !== 0 ? tb.error_code : null, rip: regs.rip };
+  const crash = (where: string, why: string): false => hv.domainCrash(where, why, exc);
   let sp: bigint;
   if (!hv.vcpu.kernelMode) {
     // Push the new frame at the registered guest-OS stack base.
@@ -40,7 +50,7 @@ export function createBounceFrame(hv: XenPv64, regs: CpuUserRegs, tb: TrapBounce
   const errcode = (tb.flags & TBF_EXCEPTION_ERRCODE) !== 0;
   const size = errcode ? 64 : 56;
   const base = asLinear(sp) - size;
-  if (hv.inXenArea(base, size)) return hv.domainCrash("create_bounce_frame_bad_sp", `guest stack 0x${u64(sp).toString(16)} inside Xen's private area`);
+  if (hv.inXenArea(base, size)) return crash("create_bounce_frame_bad_sp", `guest stack 0x${u64(sp).toString(16)} inside Xen's private area`);
 
   // STORE_GUEST_STACK, in the order entry.S writes the slots (a fault stops the sequence).
   const top = base + (errcode ? 8 : 0); // the 7-slot frame before an error code is slid in
@@ -49,20 +59,20 @@ export function createBounceFrame(hv: XenPv64, regs: CpuUserRegs, tb: TrapBounce
   // movq UREGS_ss: the whole slot. On a FRED host, after an exception, that is the FRED SS word
   // with its event information above bit 31 (entry_from_pv() rewrites ssx only for SYSCALL):
   // the model stores what the spec's code stores.
-  if (!store(top + 48, regs.ss)) return hv.domainCrash("create_bounce_frame", "fault writing SS");
-  if (!store(top + 40, regs.rsp)) return hv.domainCrash("create_bounce_frame", "fault writing RSP");
+  if (!store(top + 48, regs.ss)) return crash("create_bounce_frame", "fault writing SS");
+  if (!store(top + 40, regs.rsp)) return crash("create_bounce_frame", "fault writing RSP");
   const saved = vcpuMask;
   if ((tb.flags & TBF_INTERRUPT) !== 0) hv.vcpu.upcallMask |= 1;
-  if (!store(top + 24, (BigInt(saved & 0xff) << 32n) | (regs.cs & 0xffffn))) return hv.domainCrash("create_bounce_frame", "fault writing CS");
+  if (!store(top + 24, (BigInt(saved & 0xff) << 32n) | (regs.cs & 0xffffn))) return crash("create_bounce_frame", "fault writing CS");
   // RFLAGS: the low 32 bits (movl), IF = !saved_upcall_mask, IOPL = the virtual IOPL with the
   // architectural_iopl assist (not modelled: always 0).
   let fl = Number(regs.rflags & 0xffffffffn) & ~(IF | IOPL);
   if ((saved & 0xff) === 0) fl |= IF;
-  if (!store(top + 32, BigInt(fl >>> 0))) return hv.domainCrash("create_bounce_frame", "fault writing RFLAGS");
-  if (!store(top + 16, regs.rip)) return hv.domainCrash("create_bounce_frame", "fault writing RIP");
-  if (errcode && !store(base + 16, BigInt(tb.error_code >>> 0))) return hv.domainCrash("create_bounce_frame", "fault writing the error code");
-  if (!store(base + 8, regs.gpr[11]!)) return hv.domainCrash("create_bounce_frame", "fault writing R11");
-  if (!store(base, regs.gpr[1]!)) return hv.domainCrash("create_bounce_frame", "fault writing RCX");
+  if (!store(top + 32, BigInt(fl >>> 0))) return crash("create_bounce_frame", "fault writing RFLAGS");
+  if (!store(top + 16, regs.rip)) return crash("create_bounce_frame", "fault writing RIP");
+  if (errcode && !store(base + 16, BigInt(tb.error_code >>> 0))) return crash("create_bounce_frame", "fault writing the error code");
+  if (!store(base + 8, regs.gpr[11]!)) return crash("create_bounce_frame", "fault writing R11");
+  if (!store(base, regs.gpr[1]!)) return crash("create_bounce_frame", "fault writing RCX");
   hv.event("bounce", `frame at ${hex(fromLinear(base))}: rcx ${hex(regs.gpr[1]!)} r11 ${hex(regs.gpr[11]!)}${errcode ? ` err ${tb.error_code}` : ""} rip ${hex(regs.rip)} cs ${hex(regs.cs & 0xffffn)} mask ${saved} rflags 0x${(fl >>> 0).toString(16)} rsp ${hex(regs.rsp)} ss ${hex(regs.ss)} -> ${hex(tb.eip)}`);
 
   // Rewrite Xen's frame: back to the guest kernel at the callback, "exit with SYSRET".
@@ -71,7 +81,7 @@ export function createBounceFrame(hv: XenPv64, regs: CpuUserRegs, tb: TrapBounce
   regs.ss = BigInt(FLAT_KERNEL_SS);
   regs.rsp = fromLinear(base);
   regs.cs = BigInt(FLAT_KERNEL_CS);
-  if (tb.eip === 0n) return hv.domainCrash("create_bounce_frame_bad_bounce_ip", "bounce to address 0");
+  if (tb.eip === 0n) return crash("create_bounce_frame_bad_bounce_ip", `bounce to address 0${tb.vector === null ? "" : ` (no trap_info for vector ${tb.vector})`}`);
   regs.rip = tb.eip;
   return true;
 }

@@ -1,28 +1,35 @@
 // Xen's entry paths from a PV64 guest, each at the address the host programmed into the
 // processor (spec 3.4, 5.1):
 //   legacy host: LSTAR -> write_stub_trampoline -> lstar_enter; CSTAR -> cstar_enter;
-//                IDT gates (vectors 0-31) -> handle_exception; SYSENTER_EIP -> sysenter_entry
-//                (not modelled: pv64.ts stops the run there as unsupported);
-//   FRED host:   FRED_CONFIG page + 0 -> entry_FRED_R3 -> entry_from_pv() (SYSCALL, hardware
-//                and software exceptions; INT n becomes #GP(n*8+2) as on the IDT host, SYSENTER
-//                and the other event types stop the run as unsupported).
+//                SYSENTER_EIP -> sysenter_entry; IDT gates 0-31 -> handle_exception (#GP:
+//                do_general_protection, which turns an INT n the guest's trap table permits into
+//                a software interrupt); gate 0x80 (DPL 3) -> entry_int80;
+//   FRED host:   FRED_CONFIG page + 0 -> entry_FRED_R3 -> entry_from_pv(): SYSCALL, SYSENTER,
+//                INT n, hardware and software exceptions (external interrupts and NMIs do not
+//                happen in the model).
 // After the dispatch (pv_hypercall, switch_to_kernel, the trap handlers) every path goes to
 // test_all_events (which here only runs create_bounce_frame for a pending trap_bounce: no event
 // channels in the PV64 model) and leaves through restore_all_guest (exit.ts).
 
 import type { Cpu } from "../../../cpu/cpu.js";
 import { hasErrorCode } from "../../../cpu/exceptions.js";
-import { DF } from "../../../cpu/flags.js";
+import { DF, IF, VM } from "../../../cpu/flags.js";
 import { RAX, RCX, RSP } from "../../../cpu/state.js";
-import { createBounceFrame, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT, type TrapBounce } from "./bounce.js";
-import { FLAT_KERNEL_CS64, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS32 } from "./guest.js";
+import { createBounceFrame, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT } from "./bounce.js";
+import { FLAT_KERNEL_CS64, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS, FLAT_USER_SS32 } from "./guest.js";
 import { pvHypercall } from "./hypercall.js";
 import type { XenPv64 } from "./pv64.js";
 import { getGpr, hex, readHost64, saveAll, TRAP_syscall, writeHost64, type CpuUserRegs } from "./regs.js";
 
 const R11 = 11;
+export const X86_EXC_BP = 3;
+export const X86_EXC_OF = 4;
 export const X86_EXC_UD = 6;
 export const X86_EXC_GP = 13;
+/** The IDT bit of a selector error code (X86_XEC_IDT): "the fault names an IDT vector". */
+const X86_XEC_IDT = 2;
+/** FRED event types (x86-defns.h X86_ET_*). */
+const X86_ET_HW_EXC = 3, X86_ET_SW_INT = 4, X86_ET_PRIV_SW_EXC = 5, X86_ET_SW_EXC = 6, X86_ET_OTHER = 7;
 
 /**
  * write_stub_trampoline + lstar_enter (or cstar_enter): the frame from the hardware-written
@@ -61,16 +68,109 @@ function switchToKernel(hv: XenPv64, regs: CpuUserRegs): void {
   const v = hv.vcpu;
   let eip = (regs.cs & 0xffffn) === BigInt(FLAT_USER_CS32) ? v.callbacks.syscall32 : 0n;
   if (eip === 0n) eip = v.callbacks.syscall;
-  let tb: TrapBounce = { flags: v.syscallDisablesEvents ? TBF_INTERRUPT : 0, eip, cs: 0, error_code: 0 };
   if (eip === 0n) {
+    // UNLIKELY(syscall_no_callback): entry_vector = #UD, RIP - 2, the bounce from trap_ctxt[#UD]
+    // (what pv_inject_hw_exception(#UD) gives; an unhandled #UD dies in create_bounce_frame).
     regs.entry_vector = X86_EXC_UD;
     regs.rip -= 2n;
-    const ti = v.trapTable.get(X86_EXC_UD);
-    tb = { flags: TBF_EXCEPTION | ((ti?.flags ?? 0) & 4 ? TBF_INTERRUPT : 0), eip: ti?.address ?? 0n, cs: ti?.cs ?? 0, error_code: 0 };
     hv.event("inject", "switch_to_kernel: no syscall callback -> #UD, RIP - 2");
+    injectHwException(hv, regs, X86_EXC_UD, null);
+  } else {
+    hv.trapBounce = { flags: v.syscallDisablesEvents ? TBF_INTERRUPT : 0, eip, cs: 0, error_code: 0, vector: null };
   }
+  const tb = hv.trapBounce!;
+  hv.trapBounce = null;
   if (!createBounceFrame(hv, regs, tb)) return;
   regs.rflags &= ~BigInt(DF);
+}
+
+/**
+ * sysenter_entry (entry.S): the processor came through SYSENTER_CS/EIP/ESP with VM, IF and RF
+ * cleared; Xen pushes SS = FLAT_USER_SS, RSP = 0, the PUSHF image with IF set again, CS = 3,
+ * RIP = 0, TRAP_syscall; then the sysenter callback (TBF_INTERRUPT if it masks events), or
+ * with none registered #GP(0) through the trap table at that null RIP. In guest kernel or user
+ * mode alike: SYSENTER is never a hypercall.
+ */
+export function sysenterEntry(hv: XenPv64, cpu: Cpu): void {
+  const l = hv.layout;
+  hv.decide("pv64.host.delivery", "legacy_syscall_init", "SYSENTER through SYSENTER_EIP -> sysenter_entry: RIP 0, RSP 0, CS 3 in Xen's frame");
+  const top = l.eframe + 48;
+  if ((cpu.lo[RSP]! >>> 0) !== top) throw new Error(`xen-pv64: SYSENTER_ESP gave 0x${(cpu.lo[RSP]! >>> 0).toString(16)}, expected 0x${top.toString(16)}`);
+  writeHost64(cpu, top - 8, BigInt(FLAT_USER_SS));
+  writeHost64(cpu, top - 16, 0n);
+  // "PUSHF above has saved EFLAGS.IF clear (the caller had it set)": IF is ORed back in.
+  writeHost64(cpu, top - 24, BigInt((cpu.getRflags() | IF) >>> 0));
+  writeHost64(cpu, top - 32, 3n);
+  writeHost64(cpu, top - 40, 0n);
+  writeHost64(cpu, top - 48, BigInt(TRAP_syscall) << 32n);
+  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 6));
+  const v = hv.vcpu;
+  hv.event("entry", `sysenter_entry: rcx ${hex(regs.gpr[RCX]!)} r11 ${hex(regs.gpr[R11]!)} ${v.kernelMode ? "kernel" : "user"} mode`);
+  const eip = v.callbacks.sysenter;
+  if (eip === 0n) {
+    // UNLIKELY(sysenter_gpf): entry_vector = #GP (a movl: TRAP_syscall goes too), error code
+    // 0, the bounce from trap_ctxt[#GP]; RIP stays 0.
+    regs.entry_vector = X86_EXC_GP;
+    hv.event("inject", "sysenter_entry: no sysenter callback -> #GP(0) at RIP 0");
+    injectHwException(hv, regs, X86_EXC_GP, 0);
+  } else {
+    hv.trapBounce = { flags: v.sysenterDisablesEvents ? TBF_INTERRUPT : 0, eip, cs: 0, error_code: 0, vector: null };
+  }
+  hv.testAllEvents(regs);
+}
+
+/**
+ * entry_int80 (the DPL-3 IDT gate 0x80): with an int80 bounce (trap_ctxt[0x80] has an address:
+ * init_int80_direct_trap, whatever its DPL) the guest kernel's handler is entered directly;
+ * otherwise int80_slow_path makes it look like the #GP a DPL-0 gate gives (error code
+ * 0x80*8+2, RIP - 2) and goes to do_general_protection.
+ */
+export function entryInt80(hv: XenPv64, cpu: Cpu): void {
+  const l = hv.layout;
+  writeHost64(cpu, l.eframe, BigInt(0x80) << 32n);
+  if ((cpu.lo[RSP]! >>> 0) !== l.eframe + 8) {
+    hv.domainCrash("entry_int80", "INT 0x80 taken inside Xen");
+  }
+  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 6));
+  hv.decide("pv64.host.delivery", "legacy_syscall_init", "INT 0x80 through the DPL-3 IDT gate -> entry_int80");
+  const ti = hv.vcpu.trapTable.get(0x80);
+  if (ti !== undefined && ti.address !== 0n) {
+    hv.event("inject", `entry_int80: int80_direct_trap -> ${hex(ti.address)} (trap_info DPL ${ti.flags & 3} not checked)`);
+    hv.trapBounce = { flags: TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0), eip: ti.address, cs: ti.cs, error_code: 0, vector: 0x80 };
+  } else {
+    regs.error_code = (0x80 << 3) | X86_XEC_IDT;
+    regs.entry_vector = X86_EXC_GP;
+    regs.rip -= 2n;
+    hv.event("inject", "entry_int80: no int80 bounce -> int80_slow_path: #GP(0x402), RIP - 2");
+    doGeneralProtection(hv, regs);
+  }
+  hv.testAllEvents(regs);
+}
+
+/**
+ * do_general_protection(): a #GP with the IDT bit and not EXT is an INT n the IDT refused; if
+ * trap_ctxt[n]'s DPL permits it (permit_softint: DPL >= 1 from guest kernel mode, 3 from guest
+ * user mode) Xen skips the two-byte INT and injects the software interrupt. Otherwise the #GP
+ * goes to the guest as it is (privileged-instruction emulation for #GP(0) is not modelled).
+ */
+function doGeneralProtection(hv: XenPv64, regs: CpuUserRegs): void {
+  const ec = regs.error_code;
+  if ((ec & 3) === X86_XEC_IDT) {
+    const vector = ec >>> 3;
+    if (permitSoftint(hv, vector)) {
+      regs.rip += 2n;
+      hv.event("inject", `do_general_protection: INT 0x${vector.toString(16)} permitted by its trap_info DPL -> RIP + 2, software interrupt`);
+      injectSwInterrupt(hv, regs, vector);
+      return;
+    }
+  }
+  injectHwException(hv, regs, X86_EXC_GP, ec);
+}
+
+/** permit_softint(): trap_ctxt[vector]'s DPL against the guest's (virtual) privilege. */
+function permitSoftint(hv: XenPv64, vector: number): boolean {
+  const dpl = (hv.vcpu.trapTable.get(vector)?.flags ?? 0) & 3;
+  return dpl >= (hv.vcpu.kernelMode ? 1 : 3);
 }
 
 /**
@@ -85,19 +185,58 @@ export function entryFredR3(hv: XenPv64, cpu: Cpu): void {
   const vector = Number((ssx >> 32n) & 0xffn);
   const type = Number((ssx >> 48n) & 0xfn);
   regs.entry_vector = vector;
-  if (type === 7 && vector === 1) {
+  const len = Number((ssx >> 60n) & 0xfn);
+  if (type === X86_ET_OTHER && vector === 1) {
     entryFromPvSyscall(hv, regs);
-  } else if (type === 3 || type === 4 || type === 5 || type === 6) {
+  } else if (type === X86_ET_OTHER && vector === 2) {
+    entryFromPvSysenter(hv, regs, len);
+  } else if (type === X86_ET_SW_INT && vector !== X86_EXC_BP && vector !== X86_EXC_OF) {
+    // INT n: the event type says what it was, so no #GP trick. The trap table's DPL decides;
+    // refused, it becomes #GP(n*8+2) at the INT itself (RIP - the true length, prefixes too).
+    hv.decide("pv64.host.delivery", "init_fred", `INT 0x${vector.toString(16)} as a FRED event (type 4) -> entry_from_pv: trap_info DPL ${(hv.vcpu.trapTable.get(vector)?.flags ?? 0) & 3}`);
+    if (permitSoftint(hv, vector)) {
+      injectSwInterrupt(hv, regs, vector);
+    } else {
+      regs.rip -= BigInt(len);
+      hv.event("inject", `entry_from_pv: INT 0x${vector.toString(16)} not permitted -> #GP(0x${((vector << 3) | X86_XEC_IDT).toString(16)}), RIP - ${len}`);
+      injectHwException(hv, regs, X86_EXC_GP, (vector << 3) | X86_XEC_IDT);
+    }
+  } else if (type === X86_ET_HW_EXC || type === X86_ET_SW_INT || type === X86_ET_PRIV_SW_EXC || type === X86_ET_SW_EXC) {
+    // Hardware exceptions, INT1, INT3/INTO, and INT $3/$4 (Xen's IDT gives those DPL 3 too).
     hv.decide("pv64.host.delivery", "init_fred", `entry_FRED_R3 -> entry_from_pv: event type ${type} vector ${vector}`);
-    const ec = hasErrorCode(vector) && type === 3 ? regs.error_code : null;
-    // A software interrupt (INT n) from the guest: Xen checks the trap table's DPL; not modelled: #GP.
-    if (type === 4) injectHwException(hv, regs, X86_EXC_GP, (vector << 3) | 2);
+    const ec = hasErrorCode(vector) && type === X86_ET_HW_EXC ? regs.error_code : null;
+    if (vector === X86_EXC_GP && ec !== null) doGeneralProtection(hv, regs);
     else injectHwException(hv, regs, vector, ec);
   } else {
     hv.decide("pv64.host.delivery", "init_fred", `entry_FRED_R3 -> entry_from_pv: event type ${type} vector ${vector} is not modelled`);
     cpu.stopUnsupported(`xen-pv64: FRED event type ${type} vector ${vector} from the guest is not modelled`);
   }
   hv.testAllEvents(regs);
+}
+
+/**
+ * entry_from_pv(), case X86_ET_OTHER vector 2 (SYSENTER), as posted with the FRED series:
+ * the legacy frame is recreated (SS = FLAT_USER_SS, RSP 0, CS 3, RIP 0) but VM and IF are
+ * cleared in RFLAGS (sysenter_entry sets IF again); RCX/R11 untouched (c5a4b9125b is about
+ * SYSCALL). No callback: #GP(0) at RIP 0 - the instruction length (sysenter_entry keeps 0).
+ */
+function entryFromPvSysenter(hv: XenPv64, regs: CpuUserRegs, len: number): void {
+  const v = hv.vcpu;
+  hv.decide("pv64.host.delivery", "init_fred", `SYSENTER as a FRED event (type 7, vector 2) -> entry_from_pv: RCX/R11 not written (${hex(regs.gpr[RCX]!)}, ${hex(regs.gpr[R11]!)}), IF cleared in the frame`);
+  regs.ss = BigInt(FLAT_USER_SS);
+  regs.rsp = 0n;
+  regs.rflags &= ~BigInt(VM | IF);
+  regs.cs = 3n;
+  regs.rip = 0n;
+  hv.event("entry", `entry_from_pv SYSENTER: rcx ${hex(regs.gpr[RCX]!)} r11 ${hex(regs.gpr[R11]!)} ${v.kernelMode ? "kernel" : "user"} mode`);
+  if (v.callbacks.sysenter === 0n) {
+    regs.rip -= BigInt(len);
+    hv.event("inject", `entry_from_pv: no sysenter callback -> #GP(0), RIP 0 - ${len}`);
+    injectHwException(hv, regs, X86_EXC_GP, 0);
+    return;
+  }
+  // pv_inject_callback(CALLBACKTYPE_sysenter).
+  hv.trapBounce = { flags: TBF_EXCEPTION | (v.sysenterDisablesEvents ? TBF_INTERRUPT : 0), eip: v.callbacks.sysenter, cs: 0, error_code: 0, vector: null };
 }
 
 /** entry_from_pv(), case X86_ET_OTHER vector 1 (SYSCALL), with the entry hunk of c5a4b9125b as a knob. */
@@ -136,7 +275,7 @@ function entryFromPvSyscall(hv: XenPv64, regs: CpuUserRegs): void {
   regs.rflags &= ~BigInt(DF);
   // pv_inject_callback(): TBF_EXCEPTION, TBF_INTERRUPT if the callback masks events.
   const irq = l64 ? v.syscallDisablesEvents : v.syscall32DisablesEvents;
-  hv.trapBounce = { flags: TBF_EXCEPTION | (irq ? TBF_INTERRUPT : 0), eip, cs: 0, error_code: 0 };
+  hv.trapBounce = { flags: TBF_EXCEPTION | (irq ? TBF_INTERRUPT : 0), eip, cs: 0, error_code: 0, vector: null };
 }
 
 /**
@@ -161,24 +300,35 @@ export function handleException(hv: XenPv64, cpu: Cpu, vector: number): void {
   }
   regs.entry_vector = vector;
   hv.decide("pv64.host.delivery", "legacy_syscall_init", `exception ${vector} through the IDT -> handle_exception`);
-  injectHwException(hv, regs, vector, ec ? regs.error_code : null);
+  if (vector === X86_EXC_GP) doGeneralProtection(hv, regs);
+  else injectHwException(hv, regs, vector, ec ? regs.error_code : null);
   hv.testAllEvents(regs);
 }
 
-/** pv_inject_hw_exception() -> pv_inject_event(): the trap table entry; unhandled -> domain_crash. */
+/**
+ * pv_inject_hw_exception() -> pv_inject_event(): the bounce from trap_ctxt[vector], with the
+ * error code if there is one. With no trap_info Xen only warns ("Unhandled ... fault/trap");
+ * create_bounce_frame then kills the domain at the null bounce address.
+ */
 export function injectHwException(hv: XenPv64, regs: CpuUserRegs, vector: number, ec: number | null): void {
+  pvInjectEvent(hv, regs, vector, ec);
+}
+
+/** pv_inject_sw_interrupt(): the same bounce for INT n, without an error code, RIP already past it. */
+function injectSwInterrupt(hv: XenPv64, regs: CpuUserRegs, vector: number): void {
+  pvInjectEvent(hv, regs, vector, null);
+}
+
+function pvInjectEvent(hv: XenPv64, regs: CpuUserRegs, vector: number, ec: number | null): void {
   const ti = hv.vcpu.trapTable.get(vector);
   const eip = ti?.address ?? 0n;
-  hv.event("inject", `exception ${vector}${ec === null ? "" : ` ec 0x${ec.toString(16)}`} at ${hex(regs.rip)} -> trap table ${eip === 0n ? "(none)" : hex(eip)}`);
-  if (eip === 0n) {
-    hv.domainCrash("pv_inject_event", `unhandled exception ${vector}: no trap_info for it`, { vector, errorCode: ec, rip: regs.rip });
-    return;
-  }
+  hv.event("inject", `vector ${vector}${ec === null ? "" : ` ec 0x${ec.toString(16)}`} at ${hex(regs.rip)} -> trap table ${eip === 0n ? "(none: unhandled)" : hex(eip)}`);
   hv.trapBounce = {
-    flags: TBF_EXCEPTION | (ec !== null ? TBF_EXCEPTION_ERRCODE : 0) | ((ti!.flags & 4) !== 0 ? TBF_INTERRUPT : 0),
+    flags: TBF_EXCEPTION | (ec !== null ? TBF_EXCEPTION_ERRCODE : 0) | (((ti?.flags ?? 0) & 4) !== 0 ? TBF_INTERRUPT : 0),
     eip,
-    cs: ti!.cs,
+    cs: ti?.cs ?? 0,
     error_code: ec ?? 0,
+    vector,
   };
 }
 

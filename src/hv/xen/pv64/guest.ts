@@ -54,8 +54,12 @@ export interface Pv64Layout {
   readonly lstar: number;
   readonly cstar: number;
   readonly sysenter: number;
+  /** entry_int80: the DPL-3 IDT gate of vector 0x80. */
+  readonly int80: number;
   /** IDT handler of vector v: excEntry + 8 * v. */
   readonly excEntry: number;
+  /** The IDT gates of vectors 32-255 other than 0x80 (interrupts: never taken, the model has no IRQs). */
+  readonly irqEntry: number;
   /** FRED_CONFIG page: entry_FRED_R3 at +0, entry_FRED_R0 at +0x100. */
   readonly fredPage: number;
   /** Real instructions the exit paths end with: SYSRETQ, SYSRETL, IRETQ, ERETU. */
@@ -86,7 +90,9 @@ export function pv64Layout(ram: number): Pv64Layout {
     lstar: text,
     cstar: text + 0x40,
     sysenter: text + 0x80,
+    int80: text + 0xc0,
     excEntry: text + 0x100,
+    irqEntry: text + 0x200,
     fredPage: text + 0x1000,
     exitSysretq: exits,
     exitSysretl: exits + 0x10,

@@ -8,10 +8,11 @@
 // Everything is recorded in plain JSON: hypercalls, knob decisions, events, the migration record.
 //
 // Not modelled: event channels and upcalls (the event callback is registered, never entered),
-// the failsafe callback's frame, NMI callbacks, SYSENTER (sysenter_entry stops the run as
-// unsupported), INT n from the guest (becomes #GP through the trap table), #PF's CR2 in
+// the failsafe callback's frame (Xen builds it when reloading the guest's data segments fails on
+// a context switch; the model has one vCPU and never reloads them), NMI callbacks, #PF's CR2 in
 // vcpu_info, GS-base switching in toggle_guest_mode, guest page tables (fixed direct map),
-// the architectural_iopl assist, debug-build argument clobbering.
+// privileged-instruction emulation on #GP(0) (the #GP goes to the guest), the
+// architectural_iopl assist, debug-build argument clobbering.
 //
 // A domain crash ends the run: with the guest exception that caused it (exit "exception"),
 // or as "triple-fault" for any other reason. SCHEDOP_shutdown ends it with "hlt", unless the
@@ -27,7 +28,7 @@ import { CR4HI_FRED } from "../../../cpu/state.js";
 import { hexNumber } from "../../../case/hex.js";
 import type { Pv64KnobName, Pv64Policy } from "../../policy.js";
 import { createBounceFrame, type TrapBounce } from "./bounce.js";
-import { entryFredR3, handleException, lstarEnter } from "./entry.js";
+import { entryFredR3, entryInt80, handleException, lstarEnter, sysenterEntry } from "./entry.js";
 import { restoreAllGuest } from "./exit.js";
 import { __HYPERVISOR_CS, buildDomain, pv64Layout, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK, type Pv64Layout } from "./guest.js";
 import { SHUTDOWN_suspend } from "./hypercall.js";
@@ -193,10 +194,12 @@ export class XenPv64 implements HypervisorHooks {
       cpu.msr.set(MSR_IA32_SYSENTER_CS, __HYPERVISOR_CS, 0);
       cpu.msr.set(MSR_IA32_SYSENTER_EIP, l.sysenter, 0);
       cpu.msr.set(MSR_IA32_SYSENTER_ESP, l.stackTop - 16, 0);
-      // 64-bit interrupt gates for vectors 0-31 into handle_exception; #BP and #OF with DPL 3.
-      for (let v = 0; v < 32; v++) {
-        const off = l.excEntry + 8 * v;
-        const dpl = v === 3 || v === 4 ? 3 : 0;
+      // 256 64-bit interrupt gates: vectors 0-31 into handle_exception, with DPL 3 for #BP and
+      // #OF (so INT3/INTO and INT $3/$4 work from the guest); 0x80 with DPL 3 into entry_int80;
+      // the others (interrupts) with DPL 0, so an INT n from the guest is #GP(n*8+2).
+      for (let v = 0; v < 256; v++) {
+        const off = v < 32 ? l.excEntry + 8 * v : v === 0x80 ? l.int80 : l.irqEntry;
+        const dpl = v === 3 || v === 4 || v === 0x80 ? 3 : 0;
         const at = l.idt + 16 * v;
         cpu.mem.write32(at, (off & 0xffff) | (__HYPERVISOR_CS << 16));
         cpu.mem.write32(at + 4, (off & 0xffff0000) | 0x8e00 | (dpl << 13));
@@ -204,7 +207,7 @@ export class XenPv64 implements HypervisorHooks {
         cpu.mem.write32(at + 12, 0);
       }
       cpu.idtrBase = l.idt;
-      cpu.idtrLimit = 32 * 16 - 1;
+      cpu.idtrLimit = 256 * 16 - 1;
     }
     cpu.refreshMode();
     cpu.flushTlb();
@@ -250,7 +253,9 @@ export class XenPv64 implements HypervisorHooks {
     const rip = cpu.insnRip;
     if (rip === l.lstar) lstarEnter(this, cpu, false);
     else if (rip === l.cstar) lstarEnter(this, cpu, true);
-    else if (rip === l.sysenter) cpu.stopUnsupported("xen-pv64: sysenter_entry is not modelled");
+    else if (rip === l.sysenter) sysenterEntry(this, cpu);
+    else if (rip === l.int80) entryInt80(this, cpu);
+    else if (rip === l.irqEntry) this.domainCrash("common_interrupt", "an interrupt gate the model never raises was taken");
     else if (rip === l.fredPage) entryFredR3(this, cpu);
     else if (rip === l.fredPage + 0x100) this.domainCrash("entry_FRED_R0", "an event inside Xen (a faulting exit to the guest)");
     else if (rip >= l.excEntry && rip < l.excEntry + 8 * 32 && (rip - l.excEntry) % 8 === 0) handleException(this, cpu, (rip - l.excEntry) / 8);
