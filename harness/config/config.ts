@@ -28,9 +28,14 @@ function hvmPreset(name: HvmPresetName): Configuration {
 }
 
 
+/**
+ * The PV64 presets share one processor, FRED-capable: whether Xen turns FRED on is the
+ * preset's choice (init_fred or legacy_syscall_init with CR4.FRED clear). So a pair differs
+ * in the hypervisor alone (CPUID is the same on both sides), and a domain can migrate from a
+ * legacy host to a FRED one as well as back.
+ */
 function pv64Preset(name: Pv64PresetName): Configuration {
-  const fred = PV64_PRESETS[name]["pv64.host.delivery"] === "init_fred";
-  return { name, description: PV64_PRESET_DESCRIPTIONS[name], cpu: { vendor: "intel", fred }, pv64: { ...PV64_PRESETS[name] } };
+  return { name, description: PV64_PRESET_DESCRIPTIONS[name], cpu: { vendor: "intel", fred: true }, pv64: { ...PV64_PRESETS[name] } };
 }
 
 function domctlPreset(name: string): Configuration {

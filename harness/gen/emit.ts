@@ -142,6 +142,22 @@ export class Emit {
     this.rex(this.bits === 64, reg, 0);
     return this.raw(0x89, 0x04 | ((reg & 7) << 3), 0x24);
   }
+  /** MOV r, [rsp + disp8] and MOV [rsp + disp8], r (8B / 89, SIB base RSP, disp8) at the code's natural size. */
+  loadStack(reg: number, disp: number): this {
+    this.rex(this.bits === 64, reg, 0);
+    return this.raw(0x8b, 0x44 | ((reg & 7) << 3), 0x24, disp);
+  }
+  storeStack(disp: number, reg: number): this {
+    this.rex(this.bits === 64, reg, 0);
+    return this.raw(0x89, 0x44 | ((reg & 7) << 3), 0x24, disp);
+  }
+  /** MOV r, [addr] (8B /r) at the code's natural size (64-bit: REX.W). */
+  loadReg(reg: number, addr: number): this {
+    this.rex(this.bits === 64, reg, 0);
+    this.raw(0x8b);
+    this.absolute(reg, addr);
+    return this;
+  }
   /** LEA r64, [rip + disp32] (REX.W 8D /r, ModRM.rm 101), 64-bit only: the address `disp` bytes past this instruction. */
   leaRip(reg: number, disp: number): this {
     if (this.bits !== 64) throw new Error("RIP-relative LEA outside 64-bit code");

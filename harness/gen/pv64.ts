@@ -5,8 +5,10 @@
 // registering its syscall callback (callback_op or set_callbacks), stack_switch,
 // xen_version, sched_op yield, SCHEDOP_shutdown(SHUTDOWN_suspend) when the case migrates,
 // hypercalls by raw SYSCALL with live RCX/R11, HYPERVISOR_iret to user mode with or without
-// VGCF_in_syscall (resuming at the next item), and user code doing SYSCALL with live,
-// recognisable RCX/R11 and storing what it sees afterwards. Every item is
+// VGCF_in_syscall (resuming at the next item), user code doing SYSCALL with live,
+// recognisable RCX/R11 and storing what it sees afterwards, the sysenter callback and user
+// SYSENTER, set_trap_table with random DPLs, and guest exceptions and INT n (user or kernel)
+// whose handler resumes at the next item. Every item is
 // position-independent (addresses of the hypercall page and of fixed data are absolute;
 // the return point of an iret is RIP-relative), so the minimizer may drop any of them.
 // The run ends where the last item ends (exit "end"), in the guest's own state: a domain
@@ -14,17 +16,19 @@
 //
 // Fixed, outside the items (the case's `memory`): three syscall callbacks (a Linux-style one
 // that returns through the frame with HYPERVISOR_iret flags 0, the same with
-// VGCF_in_syscall, and a SYSRET-style one that returns to the RCX it popped), and a landing
+// VGCF_in_syscall, and a SYSRET-style one that returns to the RCX it popped), a landing
 // pad at WRONG, where a SYSRET-style return lands when the user's RCX was not the return
 // address (a FRED host without the fix: spec fred-syscall-pv.md 5.4 (b)); it records RCX/R11
-// and ends with UD2.
+// and ends with UD2; a sysenter callback that returns SYSEXIT-style (to RDX, on the stack in
+// RCX) through HYPERVISOR_iret; and one trap handler per vector the trap table may name, which
+// records what it was entered with and returns to the address the item left at RESUME.
 
-import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_stack_switch, __HYPERVISOR_xen_version } from "../../src/hv/xen/hypercall_numbers.js";
+import { __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_set_trap_table, __HYPERVISOR_stack_switch, __HYPERVISOR_xen_version } from "../../src/hv/xen/hypercall_numbers.js";
 import { hexNumber, formatBytes } from "../../src/case/hex.js";
 import { DEFAULT_RAM, type Case } from "../../src/case/case.js";
 import { PV64_PRESETS, type Pv64PresetName } from "../../src/hv/policy.js";
 import { offsetOf } from "../../src/hv/xen/layout.js";
-import { CALLBACKTYPE_syscall, FLAT_KERNEL_SS, FLAT_RING3_CS64, FLAT_USER_SS, pv64Layout } from "../../src/hv/xen/pv64/guest.js";
+import { CALLBACKTYPE_syscall, CALLBACKTYPE_sysenter, FLAT_KERNEL_SS, FLAT_RING3_CS64, FLAT_USER_SS, pv64Layout } from "../../src/hv/xen/pv64/guest.js";
 import { CALLBACKF_mask_events, CALLBACKOP_register, SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_suspend, VGCF_in_syscall } from "../../src/hv/xen/pv64/hypercall.js";
 import type { Item, Program } from "./program.js";
 import { KIT } from "./kit/ia32e.js";
@@ -43,12 +47,23 @@ export const CB_LINUX = PV64_FIXED;
 export const CB_LINUX_IN_SYSCALL = PV64_FIXED + 0x100;
 export const CB_SYSRET = PV64_FIXED + 0x200;
 export const WRONG = PV64_FIXED + 0x300;
+export const CB_SYSENTER = PV64_FIXED + 0x400;
+/** The vectors the trap table may name, and their handlers (0x80 bytes each from HANDLERS). */
+export const TRAP_VECTORS = [3, 6, 13, 14, 0x80, 0x81] as const;
+export const HANDLERS = PV64_FIXED + 0x500;
+const handlerAt = (k: number): number => HANDLERS + 0x80 * k;
 /** Hypercall arguments the items build (struct callback_register, the shutdown reason). */
 export const ARGS = 0x90000;
 /** Result slots: what user code and the callbacks saw. */
 export const RES = 0xa0000;
 /** Where the callbacks record RCX/R11 at their entry (one pair: the last entry's). */
 export const RES_CB = RES + 0x800;
+/** The sysenter callback's record: RCX, R11, RFLAGS at entry. */
+export const RES_SYSENTER = RES + 0x840;
+/** The trap handlers' records (0x48 bytes each, by TRAP_VECTORS index): RCX, R11, RFLAGS at entry; the frame's RCX, R11, [error code], RIP, CS. */
+export const RES_TRAP = RES + 0x900;
+/** Where an item that may trap leaves the address its handler resumes at. */
+export const RESUME = RES + 0xc00;
 /** Stacks: the initial kernel stack (the case's RSP), the one stack_switch sets, the user's. */
 export const KSTACK = 0x70000;
 export const KSTACK2 = 0x6c000;
@@ -83,7 +98,7 @@ const code = (): Emit => new Emit(64);
 
 /** The fixed code: the three callbacks and the landing pad, as one block at PV64_FIXED. */
 export function fixedCode(): Uint8Array {
-  const out = new Uint8Array(0x400).fill(0x90);
+  const out = new Uint8Array(0x800).fill(0x90);
   const iret = PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret;
   const callback = (kind: "linux" | "linux-in-syscall" | "sysret-style"): Uint8Array => {
     // Record RCX/R11 at entry, pop RCX and R11 off the bounce frame (as Linux's
@@ -98,6 +113,22 @@ export function fixedCode(): Uint8Array {
   out.set(callback("sysret-style"), CB_SYSRET - PV64_FIXED);
   // The landing pad: record that execution came here, and RCX/R11; then UD2 ends the run.
   out.set(code().storeReg(RES + 0x7f0, RCX).storeReg(RES + 0x7f8, R11).ud2().bytes(), WRONG - PV64_FIXED);
+  // The sysenter callback: record RCX/R11/RFLAGS, pop RCX and R11 off the bounce frame, make
+  // its null RIP/CS/RSP a return to RDX in user mode on the stack the user left in RCX, iret.
+  const se = code().storeReg(RES_SYSENTER, RCX).storeReg(RES_SYSENTER + 8, R11).pushf().popReg(RAX).storeReg(RES_SYSENTER + 16, RAX)
+    .popReg(RCX).popReg(R11).storeStack(0, RDX);
+  mov(se, RAX, FLAT_RING3_CS64).storeStack(8, RAX).storeStack(24, RCX).pushImm(0, false);
+  out.set(jmpAbs(se, iret, RDX).bytes(), CB_SYSENTER - PV64_FIXED);
+  // The trap handlers.
+  TRAP_VECTORS.forEach((vector, k) => {
+    const rec = RES_TRAP + 0x48 * k;
+    const h = code().storeReg(rec, RCX).storeReg(rec + 8, R11).pushf().popReg(RAX).storeReg(rec + 16, RAX)
+      .popReg(RCX).popReg(R11).storeReg(rec + 24, RCX).storeReg(rec + 32, R11);
+    if (vector === 13 || vector === 14) h.popReg(RAX).storeReg(rec + 40, RAX);
+    h.loadStack(RAX, 0).storeReg(rec + 48, RAX).loadStack(RAX, 8).storeReg(rec + 56, RAX)
+      .loadReg(RAX, RESUME).storeStack(0, RAX).pushImm(0, false);
+    out.set(jmpAbs(h, iret, RDX).bytes(), handlerAt(k) - PV64_FIXED);
+  });
   return out;
 }
 
@@ -119,7 +150,8 @@ export function pv64Runnable(p: Program, id: string, code: Uint8Array): Case {
     rflags: 2,
     sregs: {},
     exceptions: "stop",
-    cpu: { vendor: "intel", fred: false },
+    // The PV64 presets' processor (harness/config/config.ts): FRED-capable, used or not by the host.
+    cpu: { vendor: "intel", fred: true },
     maxSteps: p.maxSteps,
     dump: [],
     ram: PV64_RAM,
@@ -141,6 +173,7 @@ export function pv64Case(p: Program, id: string, code: Uint8Array): Record<strin
     code: formatBytes(code),
     regs: { rsp: hexNumber(KSTACK) },
     memory: [{ addr: hexNumber(PV64_FIXED), hex: formatBytes(FIXED) }],
+    cpu: { vendor: "intel", fred: true },
     maxSteps: p.maxSteps,
     hv: { model: "xen-pv64", ...(p.migrate === undefined ? {} : { migrate: { on: "suspend", to: p.migrate } }) },
   };
@@ -244,6 +277,64 @@ export class Pv64Generator {
     return this.item("user-syscall", 3, c);
   }
 
+  /** Register the sysenter callback (callback_op), events masked or not. */
+  private registerSysenter(): Item {
+    const c = code().storeImm32(ARGS + 0x20 + offsetOf("x86_64", "callback_register", "type"), CALLBACKTYPE_sysenter | ((this.random() < 0.2 ? CALLBACKF_mask_events : 0) << 16));
+    mov(c, RAX, CB_SYSENTER).storeReg(ARGS + 0x20 + offsetOf("x86_64", "callback_register", "address"), RAX);
+    hypercall(c, __HYPERVISOR_callback_op, CALLBACKOP_register, ARGS + 0x20);
+    return this.item("register-sysenter", 0, c.storeReg(this.nextSlot(), RAX));
+  }
+
+  /** set_trap_table: handlers for a random subset of TRAP_VECTORS, each with a random DPL and maybe the mask-events bit. */
+  private trapTable(): Item {
+    const table = ARGS + 0x100;
+    const c = code();
+    let n = 0;
+    TRAP_VECTORS.forEach((vector, k) => {
+      if (this.random() < 0.3) return;
+      const flags = this.int(4) | (this.random() < 0.2 ? 4 : 0);
+      const at = table + 16 * n++;
+      c.storeImm32(at + offsetOf("x86_64", "trap_info", "vector"), vector | (flags << 8) | (FLAT_RING3_CS64 << 16));
+      c.storeImm64(at + offsetOf("x86_64", "trap_info", "address"), handlerAt(k));
+    });
+    c.storeImm64(table + 16 * n + offsetOf("x86_64", "trap_info", "address"), 0);
+    hypercall(c, __HYPERVISOR_set_trap_table, table);
+    return this.item("trap-table", 0, c.storeReg(this.nextSlot(), RAX));
+  }
+
+  /** `rest` after code that leaves the end of the item at RESUME (for a handler to return to). */
+  private resuming(kind: string, ring: 0 | 3, rest: Emit): Item {
+    const store = code().storeReg(RESUME, RAX);
+    return this.item(kind, ring, code().leaRip(RAX, store.length + rest.length).append(store).append(rest));
+  }
+
+  /** An exception or INT n, from guest kernel or user mode: the trap table (or its absence) decides. */
+  private trap(ring: 0 | 3): Item {
+    const forms: [string, number[]][] = [
+      ["int80", [0xcd, 0x80]], ["int81", [0xcd, 0x81]], ["int81-prefixed", [0x66, 0xcd, 0x81]], ["int3", [0xcc]], ["int-3", [0xcd, 0x03]],
+      ["ud2", [0x0f, 0x0b]], ["hlt", [0xf4]], ["pf", [0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40]], // mov rax, [0x40000000]: not mapped
+    ];
+    const [name, insn] = this.pick(forms);
+    const rest = code();
+    mov(rest, RCX, this.pick(USER_RCX), true);
+    mov(rest, R11, this.pick(USER_R11), true);
+    return this.resuming(`${ring === 3 ? "user" : "kernel"}-${name}`, ring, rest.raw(...insn));
+  }
+
+  /** User SYSENTER, SYSEXIT-style: RDX = where to come back (the item's end), RCX = the user stack, R11 live. */
+  private userSysenter(): Item {
+    const rest = code();
+    mov(rest, RCX, USTACK);
+    mov(rest, R11, this.pick(USER_R11), true);
+    rest.raw(this.random() < 0.5 ? 0xf9 : 0xf8).sysenter();
+    const at = this.nextSlot();
+    const after = code().storeReg(at, RCX).storeReg(at + 8, R11);
+    // RDX and RESUME (for the #GP of a missing callback) both point after the SYSENTER.
+    const store = code().storeReg(RESUME, RDX);
+    const c = code().leaRip(RDX, store.length + rest.length).append(store).append(rest).append(after);
+    return this.item("user-sysenter", 3, c);
+  }
+
   /** User code recording RCX/R11 as it finds them (after an iret to user mode). */
   private userRecord(): Item {
     const at = this.nextSlot();
@@ -251,16 +342,23 @@ export class Pv64Generator {
   }
 
   program(seed: string): Program {
-    const migrate: Pv64PresetName | undefined = this.random() < 0.25 ? "xen-idt" : undefined;
+    // SHUTDOWN_suspend migrates to a host of the other kind, or of the same one (mostly to the
+    // legacy host: the commit message's case (d)).
+    const migrate: Pv64PresetName | undefined = this.random() < 0.25 ? this.pick(["xen-idt", "xen-idt", "xen-fred", "xen-fred-fixed"] as const) : undefined;
     const items: Item[] = [];
-    const kernel: (() => Item)[] = [() => this.stackSwitch(), () => this.xenVersion(), () => this.yieldOp(), () => this.rawHypercall(false)];
+    const kernel: (() => Item)[] = [() => this.stackSwitch(), () => this.xenVersion(), () => this.yieldOp(), () => this.rawHypercall(false), () => this.trap(0)];
     if (migrate !== undefined) kernel.push(() => this.suspendPage(), () => this.rawHypercall(true));
     if (this.random() < 0.9) items.push(this.register());
+    if (this.random() < 0.4) items.push(this.registerSysenter());
+    if (this.random() < 0.5) items.push(this.trapTable());
     for (let n = this.int(3); n > 0; n--) items.push(this.pick(kernel)());
     if (this.random() < 0.9) {
       items.push(this.toUser());
       if (this.random() < 0.5) items.push(this.userRecord());
-      for (let n = 1 + this.int(3); n > 0; n--) items.push(this.random() < 0.85 ? this.userSyscall() : this.userRecord());
+      for (let n = 1 + this.int(3); n > 0; n--) {
+        const r = this.random();
+        items.push(r < 0.6 ? this.userSyscall() : r < 0.75 ? this.userSysenter() : r < 0.9 ? this.trap(3) : this.userRecord());
+      }
     }
     return { generator: PV64_GENERATOR, seed, start: "pv64", items, maxSteps: 2000, hv: "xen-pv64", ...(migrate === undefined ? {} : { migrate }) };
   }
