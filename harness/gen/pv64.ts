@@ -179,7 +179,10 @@ export function pv64Case(p: Program, id: string, code: Uint8Array): Record<strin
   };
 }
 
-/** Recognisable values the user loads into RCX/R11 before its SYSCALL. */
+/**
+ * Recognisable values the user loads into RCX/R11 before its SYSCALL. They are not data
+ * values for the minimizer: a report keeps them, so a stale RCX/R11 can be told at a glance.
+ */
 const USER_RCX = [BigInt(WRONG), 0x1111_0000n, 0xc1c1_0000_0000n];
 const USER_R11 = [0x2222n, 0x202n, 0x0d2dn];
 
@@ -240,8 +243,8 @@ export class Pv64Generator {
     mov(c, RAX, suspend ? __HYPERVISOR_sched_op : this.pick([__HYPERVISOR_xen_version, __HYPERVISOR_sched_op]));
     mov(c, RDI, suspend ? SCHEDOP_shutdown : 0);
     mov(c, RSI, ARGS + 0x40);
-    mov(c, RCX, this.pick(USER_RCX), true);
-    mov(c, R11, this.pick(USER_R11), true);
+    mov(c, RCX, this.pick(USER_RCX));
+    mov(c, R11, this.pick(USER_R11));
     c.raw(this.random() < 0.5 ? 0xf9 : 0xf8).syscall(); // STC or CLC: a flag R11 may show
     const at = this.nextSlot();
     c.storeReg(at, RCX).storeReg(at + 8, R11);
@@ -260,21 +263,25 @@ export class Pv64Generator {
     // The frame's RIP: the end of this item (LEA of RIP + the length of the rest).
     const rest = code().pushImm(FLAT_USER_SS, false).pushImm(USTACK, false).pushImm(this.pick([0x202, 0x203, 0x246]), false).pushImm(FLAT_RING3_CS64, false)
       .pushReg(RBX).pushImm(inSyscall ? VGCF_in_syscall : 0, false);
-    mov(rest, RCX, 0xc1c1n, true);
-    mov(rest, R11, 0xd2d2n, true);
+    mov(rest, RCX, 0xc1c1n);
+    mov(rest, R11, 0xd2d2n);
     jmpAbs(rest, PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret, RDX);
     return this.item(inSyscall ? "iret-user-in-syscall" : "iret-user", 0, code().leaRip(RBX, rest.length).append(rest));
   }
 
-  /** User code: RCX/R11 live and recognisable, SYSCALL, then store what it sees in them. */
+  /**
+   * User code: RCX/R11 live and recognisable, SYSCALL, then store what it sees in them. With no
+   * syscall callback the SYSCALL is a #UD, whose handler resumes right after it.
+   */
   private userSyscall(): Item {
     const c = mov(code(), RAX, this.pick([0x27, 0x3c, 0]));
-    mov(c, RCX, this.pick(USER_RCX), true);
-    mov(c, R11, this.pick(USER_R11), true);
+    mov(c, RCX, this.pick(USER_RCX));
+    mov(c, R11, this.pick(USER_R11));
     c.raw(this.random() < 0.5 ? 0xf9 : 0xf8).syscall(); // STC or CLC
     const at = this.nextSlot();
-    if (this.random() < 0.8) c.storeReg(at, RCX).storeReg(at + 8, R11);
-    return this.item("user-syscall", 3, c);
+    const tail = code();
+    if (this.random() < 0.8) tail.storeReg(at, RCX).storeReg(at + 8, R11);
+    return this.resuming("user-syscall", 3, c, tail);
   }
 
   /** Register the sysenter callback (callback_op), events masked or not. */
@@ -302,10 +309,13 @@ export class Pv64Generator {
     return this.item("trap-table", 0, c.storeReg(this.nextSlot(), RAX));
   }
 
-  /** `rest` after code that leaves the end of the item at RESUME (for a handler to return to). */
-  private resuming(kind: string, ring: 0 | 3, rest: Emit): Item {
+  /**
+   * `rest` after code that leaves the address after it at RESUME (for a trap handler to return
+   * to), then `tail`. RAX is clobbered before `rest`.
+   */
+  private resuming(kind: string, ring: 0 | 3, rest: Emit, tail: Emit = code()): Item {
     const store = code().storeReg(RESUME, RAX);
-    return this.item(kind, ring, code().leaRip(RAX, store.length + rest.length).append(store).append(rest));
+    return this.item(kind, ring, code().leaRip(RAX, store.length + rest.length).append(store).append(rest).append(tail));
   }
 
   /** An exception or INT n, from guest kernel or user mode: the trap table (or its absence) decides. */
@@ -316,8 +326,8 @@ export class Pv64Generator {
     ];
     const [name, insn] = this.pick(forms);
     const rest = code();
-    mov(rest, RCX, this.pick(USER_RCX), true);
-    mov(rest, R11, this.pick(USER_R11), true);
+    mov(rest, RCX, this.pick(USER_RCX));
+    mov(rest, R11, this.pick(USER_R11));
     return this.resuming(`${ring === 3 ? "user" : "kernel"}-${name}`, ring, rest.raw(...insn));
   }
 
@@ -325,7 +335,7 @@ export class Pv64Generator {
   private userSysenter(): Item {
     const rest = code();
     mov(rest, RCX, USTACK);
-    mov(rest, R11, this.pick(USER_R11), true);
+    mov(rest, R11, this.pick(USER_R11));
     rest.raw(this.random() < 0.5 ? 0xf9 : 0xf8).sysenter();
     const at = this.nextSlot();
     const after = code().storeReg(at, RCX).storeReg(at + 8, R11);

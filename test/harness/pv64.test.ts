@@ -14,6 +14,7 @@ import { PairRunner, withConfiguration } from "../../harness/run/pair.js";
 import { evaluate } from "../../harness/run/finding.js";
 import { programFrom, programJson } from "../../harness/report/report.js";
 import { parseCase } from "../../src/case/case.js";
+import { CaseRunner } from "../../src/case/run.js";
 import { PV64_PRESETS } from "../../src/hv/policy.js";
 import { iretStubReturn } from "../../src/hv/xen/pv64/guest.js";
 
@@ -119,5 +120,24 @@ describe("pv64@1 pairs", () => {
     }
     expect(sigs).toContain("divergence xen-idt/xen-fred-fixed long64 jmp rdx: regs.r11 regs.rcx");
     expect([...sigs].some((s) => / syscall: memory regs\.r11 regs\.rcx$/.test(s))).toBe(false);
+  });
+
+  it("xen-idt/xen-fred-fixed: the SYSENTER and INT n paths the fix does not touch part too, and no program runs out of steps", () => {
+    const runner = new PairRunner();
+    const opts = generatorFor("pv64").compare;
+    const single = new CaseRunner();
+    const sigs = new Set<string>();
+    for (let i = 0; i < 600; i++) {
+      const p = gen(`fx2/${i}`);
+      const f = evaluate(runner, toRunnable(p, "f"), PRESETS["xen-idt"]!, PRESETS["xen-fred-fixed"]!, opts);
+      for (const name of ["xen-idt", "xen-fred-fixed"]) expect(single.run(withConfiguration(toRunnable(p, "f"), PRESETS[name]!)).exit.kind, `fx2/${i} ${name}`).not.toBe("step-limit");
+      if (f !== null) sigs.add(f.signature.replace("divergence xen-idt/xen-fred-fixed long64 ", ""));
+    }
+    // The sysenter callback's record (RCX/R11/RFLAGS at its entry) differs: SYSRET against ERETU.
+    expect(sigs).toContain("sysenter: memory");
+    // No sysenter callback: the #GP's RIP is 0 against 0 - 2.
+    expect([...sigs].some((s) => s.startsWith("sysenter: exit.rip"))).toBe(true);
+    // INT n: at least the bounce frame on the guest kernel's stack (test/hv/pv64/int_n.test.ts has the rules).
+    expect(sigs).toContain("int N: memory");
   });
 });

@@ -9,7 +9,8 @@ import { offsetOf } from "../../../src/hv/xen/layout.js";
 import { CALLBACKTYPE_event, CALLBACKTYPE_syscall } from "../../../src/hv/xen/pv64/guest.js";
 import { FLAT_KERNEL_SS, FLAT_RING3_CS64 } from "../../../src/hv/xen/pv64/guest.js";
 import { CALLBACKOP_register, CALLBACKOP_unregister, SCHEDOP_yield } from "../../../src/hv/xen/pv64/hypercall.js";
-import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, LAYOUT, put64, R11, RAX, RCX, RDX, RES, run, trapTable, u64, USTACK } from "./support.js";
+import { ARGS, Asm, callbackRegister, CODE, guest, HCALL, KSTACK, LAYOUT, put64, R11, RAX, RCX, RDX, reg, RES, run, trapTable, u64, USTACK } from "./support.js";
+import { CS, SS } from "../../../src/cpu/state.js";
 
 const PRESETS = ["xen-idt", "xen-fred", "xen-fred-fixed"] as const;
 const H_UD = CODE + 0x2000, H_GP = CODE + 0x2100;
@@ -86,6 +87,30 @@ describe("a user SYSCALL with neither a syscall callback nor a #UD handler", () 
       expect(run(g, a), p).toEqual({ kind: "exception", vector: 6, errorCode: null, rip: a.label("sys") });
       expect(g.hv.log().events.filter((e) => e.kind === "crash").map((e) => e.detail), p).toEqual([expect.stringMatching(/^create_bounce_frame_bad_bounce_ip/)]);
     }
+  });
+
+  test("the dead domain's state is the guest's as Xen held it, the same on every host: not Xen's stack, flags or selectors", () => {
+    const states = PRESETS.map((p) => {
+      const g = guest(p);
+      const a = new Asm();
+      a.pushImm(FLAT_KERNEL_SS).pushImm(USTACK).pushImm(0x202).pushImm(FLAT_RING3_CS64).pushImm(CODE + 0x1000).pushImm(0)
+        .jmpAbs(HCALL + 32 * __HYPERVISOR_iret);
+      a.org(CODE + 0x1000).mov(RCX, 0x1234).syscall().at("after").at("end").raw(0x90);
+      run(g, a);
+      const c = g.m.cpu;
+      // RCX is the one register the hosts part on: what SYSCALL (or the fix) left in it.
+      expect(reg(g, RCX), p).toBe(p === "xen-fred" ? 0x1234n : BigInt(a.label("after")));
+      return { rsp: reg(g, 4), flags: c.getRflags(), cs: c.segSel[CS], ss: c.segSel[SS], cpl: c.cpl };
+    });
+    // create_bounce_frame had rewritten the frame for the guest kernel (its stack, FLAT_KERNEL_CS)
+    // before it found the null bounce address.
+    expect(states[0]!.cpl).toBe(3);
+    expect(states[0]!.cs).toBe(0xe033);
+    expect(states[0]!.ss).toBe(FLAT_KERNEL_SS);
+    expect(states[0]!.rsp).toBeLessThan(BigInt(KSTACK));
+    expect(states[0]!.rsp).toBeGreaterThan(BigInt(KSTACK - 64));
+    expect(states[1]).toEqual(states[0]);
+    expect(states[2]).toEqual(states[0]);
   });
 });
 

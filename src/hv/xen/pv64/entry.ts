@@ -19,7 +19,7 @@ import { createBounceFrame, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT 
 import { FLAT_KERNEL_CS64, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS, FLAT_USER_SS32 } from "./guest.js";
 import { pvHypercall } from "./hypercall.js";
 import type { XenPv64 } from "./pv64.js";
-import { getGpr, hex, readHost64, saveAll, TRAP_syscall, writeHost64, type CpuUserRegs } from "./regs.js";
+import { getGpr, hex, TRAP_syscall, writeHost64, type CpuUserRegs } from "./regs.js";
 
 const R11 = 11;
 export const X86_EXC_BP = 3;
@@ -49,7 +49,7 @@ export function lstarEnter(hv: XenPv64, cpu: Cpu, cstar: boolean): void {
   writeHost64(cpu, top - 32, BigInt(cstar ? FLAT_USER_CS32 : FLAT_KERNEL_CS64));
   writeHost64(cpu, top - 40, getGpr(cpu, RCX));
   writeHost64(cpu, top - 48, BigInt(TRAP_syscall) << 32n);
-  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 6));
+  const regs = hv.enter(6);
   hv.event("entry", `${cstar ? "cstar_enter" : "lstar_enter"}: rip ${hex(regs.rip)} rcx ${hex(regs.gpr[RCX]!)} r11 ${hex(regs.gpr[R11]!)} ${hv.vcpu.kernelMode ? "kernel" : "user"} mode`);
   if (hv.vcpu.kernelMode) {
     pvHypercall(hv, regs);
@@ -103,7 +103,7 @@ export function sysenterEntry(hv: XenPv64, cpu: Cpu): void {
   writeHost64(cpu, top - 32, 3n);
   writeHost64(cpu, top - 40, 0n);
   writeHost64(cpu, top - 48, BigInt(TRAP_syscall) << 32n);
-  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 6));
+  const regs = hv.enter(6);
   const v = hv.vcpu;
   hv.event("entry", `sysenter_entry: rcx ${hex(regs.gpr[RCX]!)} r11 ${hex(regs.gpr[R11]!)} ${v.kernelMode ? "kernel" : "user"} mode`);
   const eip = v.callbacks.sysenter;
@@ -131,7 +131,7 @@ export function entryInt80(hv: XenPv64, cpu: Cpu): void {
   if ((cpu.lo[RSP]! >>> 0) !== l.eframe + 8) {
     hv.domainCrash("entry_int80", "INT 0x80 taken inside Xen");
   }
-  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 6));
+  const regs = hv.enter(6);
   hv.decide("pv64.host.delivery", "legacy_syscall_init", "INT 0x80 through the DPL-3 IDT gate -> entry_int80");
   const ti = hv.vcpu.trapTable.get(0x80);
   if (ti !== undefined && ti.address !== 0n) {
@@ -180,7 +180,7 @@ function permitSoftint(hv: XenPv64, vector: number): boolean {
 export function entryFredR3(hv: XenPv64, cpu: Cpu): void {
   const l = hv.layout;
   if (cpu.lo[RSP]! >>> 0 !== l.eframe) throw new Error(`xen-pv64: FRED frame at 0x${(cpu.lo[RSP]! >>> 0).toString(16)}, expected 0x${l.eframe.toString(16)}`);
-  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 8));
+  const regs = hv.enter(8);
   const ssx = regs.ss;
   const vector = Number((ssx >> 32n) & 0xffn);
   const type = Number((ssx >> 48n) & 0xfn);
@@ -293,7 +293,7 @@ export function handleException(hv: XenPv64, cpu: Cpu, vector: number): void {
     hv.domainCrash("handle_exception", `exception ${vector} taken inside Xen (frame at 0x${frameAt.toString(16)})`);
     return;
   }
-  const regs = saveAll(cpu, readFrame(cpu, l.eframe, 6));
+  const regs = hv.enter(6);
   if ((regs.cs & 3n) !== 3n) {
     hv.domainCrash("handle_exception", `exception ${vector} in Xen at ${hex(regs.rip)}`);
     return;
@@ -331,10 +331,3 @@ function pvInjectEvent(hv: XenPv64, regs: CpuUserRegs, vector: number, ec: numbe
     vector,
   };
 }
-
-function readFrame(cpu: Cpu, at: number, n: number): bigint[] {
-  const out: bigint[] = [];
-  for (let k = 0; k < n; k++) out.push(readHost64(cpu, at + 8 * k));
-  return out;
-}
-

@@ -140,6 +140,26 @@ const ATTR_CODE = 0xb | ATTR_S | ATTR_P;
 const ATTR_DATA = 0x3 | ATTR_S | ATTR_P;
 const DPL3 = 3 << 5;
 
+function loadFlat(cpu: Cpu, s: number, sel: number, attr: number): void {
+  cpu.segSel[s] = sel;
+  cpu.segBaseLo[s] = 0;
+  cpu.segBaseHi[s] = 0;
+  cpu.segLimit[s] = attr === 0 ? 0 : 0xffffffff;
+  cpu.segAttr[s] = attr;
+}
+
+/**
+ * CS and SS as the guest has them from Xen's GDT (FLAT_RING3_CS64 / CS32 / SS, CPL 3), by
+ * selector: a selector with no such descriptor (SYSENTER's null CS 3) is loaded null.
+ */
+export function loadGuestSelectors(cpu: Cpu, cs: number, ss: number): void {
+  const code = (cs | 3) === FLAT_RING3_CS64 ? ATTR_CODE | DPL3 | ATTR_L | ATTR_G : (cs | 3) === FLAT_RING3_CS32 ? ATTR_CODE | DPL3 | ATTR_DB | ATTR_G : 0;
+  loadFlat(cpu, CS, cs, code);
+  loadFlat(cpu, SS, ss, (ss | 3) === FLAT_RING3_SS ? ATTR_DATA | DPL3 | ATTR_DB | ATTR_G : 0);
+  cpu.cpl = 3;
+  cpu.refreshMode();
+}
+
 /**
  * The domain builder (xc_dom_x86 + Xen's boot-time host setup, as far as the guest can tell):
  * Xen's GDT and TSS, the fixed direct map, the hypercall page, and the vCPU in guest kernel
@@ -203,17 +223,8 @@ export function buildDomain(cpu: Cpu, l: Pv64Layout): void {
   cpu.segLimit[TR] = 0x67;
   cpu.segAttr[TR] = 0xb | ATTR_P;
   // The guest kernel: CPL 3, FLAT_KERNEL_CS64 / FLAT_KERNEL_SS, null data selectors.
-  const seg = (s: number, sel: number, attr: number) => {
-    cpu.segSel[s] = sel;
-    cpu.segBaseLo[s] = 0;
-    cpu.segBaseHi[s] = 0;
-    cpu.segLimit[s] = attr === 0 ? 0 : 0xffffffff;
-    cpu.segAttr[s] = attr;
-  };
-  seg(CS, FLAT_KERNEL_CS64, ATTR_CODE | DPL3 | ATTR_L | ATTR_G);
-  seg(SS, FLAT_KERNEL_SS, ATTR_DATA | DPL3 | ATTR_DB | ATTR_G);
-  for (const s of [DS, ES, FS, GS]) seg(s, 0, 0);
-  cpu.cpl = 3;
+  loadGuestSelectors(cpu, FLAT_KERNEL_CS64, FLAT_KERNEL_SS);
+  for (const s of [DS, ES, FS, GS]) loadFlat(cpu, s, 0, 0);
   // Xen runs guests with IF set (iret_exit_to_guest, SYSRET's R11 | IF).
   cpu.setRflags(cpu.getRflags() | 0x200);
   cpu.refreshMode();

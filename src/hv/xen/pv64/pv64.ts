@@ -30,11 +30,11 @@ import type { Pv64KnobName, Pv64Policy } from "../../policy.js";
 import { createBounceFrame, type TrapBounce } from "./bounce.js";
 import { entryFredR3, entryInt80, handleException, lstarEnter, sysenterEntry } from "./entry.js";
 import { restoreAllGuest } from "./exit.js";
-import { __HYPERVISOR_CS, buildDomain, pv64Layout, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK, type Pv64Layout } from "./guest.js";
+import { __HYPERVISOR_CS, buildDomain, loadGuestSelectors, pv64Layout, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK, type Pv64Layout } from "./guest.js";
 import { SHUTDOWN_suspend } from "./hypercall.js";
 import { migrateOnSuspend, type Pv64MigrationRecord } from "./migrate.js";
 import { copyFromGuest, copyToGuest } from "../guest.js";
-import { asLinear, getGpr, type CpuUserRegs } from "./regs.js";
+import { asLinear, getGpr, popGprs, readHost64, saveAll, setGpr, type CpuUserRegs } from "./regs.js";
 
 /** One hypercall as the guest made it. */
 export interface Pv64HypercallRecord {
@@ -134,6 +134,8 @@ export class XenPv64 implements HypervisorHooks {
   trapBounce: TrapBounce | null = null;
   /** SCHEDOP_shutdown's reason while the domain is shutting down, else null. */
   shutdownReason: number | null = null;
+  /** The cpu_user_regs of the guest's current entry into Xen (what a domain crash leaves behind). */
+  current: CpuUserRegs | null = null;
 
   private cpuRef: Cpu | null = null;
   private layoutRef: Pv64Layout | null = null;
@@ -264,6 +266,17 @@ export class XenPv64 implements HypervisorHooks {
 
   // ---- what the paths share
 
+  /**
+   * SAVE_ALL / PUSH_AND_CLEAR_GPRS: the guest's registers and the `words` hardware-frame words
+   * at the exception frame become this entry's cpu_user_regs.
+   */
+  enter(words: number): CpuUserRegs {
+    const frame: bigint[] = [];
+    for (let k = 0; k < words; k++) frame.push(readHost64(this.cpu, this.layout.eframe + 8 * k));
+    this.current = saveAll(this.cpu, frame);
+    return this.current;
+  }
+
   /** test_all_events: a pending trap_bounce becomes a bounce frame; a shutdown stops here; then restore_all_guest. */
   testAllEvents(regs: CpuUserRegs): void {
     const tb = this.trapBounce;
@@ -315,10 +328,23 @@ export class XenPv64 implements HypervisorHooks {
     return copyFromGuest(this.cpu, lin, len);
   }
 
-  /** domain_crash(): the run ends (see the header). */
+  /**
+   * domain_crash(): the run ends (see the header). The processor is left in the dead vCPU's
+   * state as Xen holds it (the cpu_user_regs of the last entry, as the paths changed them),
+   * with the guest's flat selectors at CPL 3, not in Xen's own, which differs between hosts
+   * by design: a dump of the domain shows the guest, whoever delivered its events.
+   */
   domainCrash(where: string, why: string, exc?: { vector: number; errorCode: number | null; rip: bigint }): never {
     this.event("crash", `${where}: ${why}`);
     const cpu = this.cpu;
+    const regs = this.current;
+    if (regs !== null) {
+      popGprs(cpu, regs);
+      setGpr(cpu, 4, regs.rsp);
+      cpu.rip = asLinear(regs.rip);
+      cpu.setRflags(Number(regs.rflags & 0xffffffffn) | 2);
+      loadGuestSelectors(cpu, Number(regs.cs & 0xffffn), Number(regs.ss & 0xffffn));
+    }
     if (exc !== undefined) {
       cpu.rip = asLinear(exc.rip);
       cpu.exit = { kind: "exception", vector: exc.vector, errorCode: exc.errorCode, rip: asLinear(exc.rip) };
