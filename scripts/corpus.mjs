@@ -6,7 +6,8 @@
 //
 // A recipe names the starting mode and the item kinds the generator may draw; the first
 // seed `corpus/<name>/<k>` whose program has exactly the wanted items and gives the
-// expected signature under the pair is taken. `node scripts/corpus.mjs` says which files
+// expected signature under the pair (and under `alsoPairs`) is taken. A `pv64` recipe names
+// the pv64@1 items in order (and the migration target), built by that generator. `node scripts/corpus.mjs` says which files
 // differ from their recipe; `--write` rewrites them. Needs `npm run build` first.
 
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -14,6 +15,8 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import seedrandom from "seedrandom";
 import { Ia32eGenerator } from "../dist/harness/gen/ia32e.js";
+import { Pv64Generator } from "../dist/harness/gen/pv64.js";
+import { generatorFor } from "../dist/harness/gen/registry.js";
 import { SCRATCH, toCase, toRunnable } from "../dist/harness/gen/program.js";
 import { formatBytes } from "../dist/src/case/hex.js";
 import { PRESETS } from "../dist/harness/config/config.js";
@@ -68,7 +71,37 @@ export const RECIPES = [
     items: ["runstate phys area 44 bytes before a page end"], expect: "divergence kvm/xen compat32 vmcall vcpu_op/14: regs.rax" },
   { name: "hvm-vcpu-info-crosses-page", pair: ["kvm", "xen"], hypercalls: true, start: "long64", kinds: ["hc-vcpu-info"],
     items: ["vcpu_info at offset 4064"], expect: "divergence kvm/xen long64 vmcall vcpu_op/10: regs.rax" },
+  // Under the Xen PV64 model (the pv64@1 generator's items): spec fred-syscall-pv.md 5.4's
+  // observable cases (a)-(d), then what the fix leaves.
+  { name: "pv64-a-user-rcx-r11", pair: ["xen-idt", "xen-fred"], pv64: true, items: ["register-linux", "iret-user", "user-syscall"],
+    expect: "divergence xen-idt/xen-fred long64 syscall: memory regs.r11 regs.rcx" },
+  { name: "pv64-b-sysret-style-kernel", pair: ["xen-idt", "xen-fred"], pv64: true, items: ["register-sysret-style", "iret-user", "user-syscall"],
+    expect: "divergence xen-idt/xen-fred long64 syscall: exit.kind exit.name exit.rip exit.vector memory regs.r11 regs.rcx regs.rip regs.rsp" },
+  { name: "pv64-c-iret-in-syscall", pair: ["xen-idt", "xen-fred"], pv64: true, items: ["register-linux", "iret-user-in-syscall", "user-record"],
+    expect: "divergence xen-idt/xen-fred long64 jmp rdx: regs.r11 regs.rcx",
+    alsoPairs: [[["xen-idt", "xen-fred-fixed"], "divergence xen-idt/xen-fred-fixed long64 jmp rdx: regs.r11 regs.rcx"]] },
+  { name: "pv64-d-migrate", pair: ["xen-idt", "xen-fred"], pv64: true, items: ["register-linux", "suspend"], migrate: "xen-idt",
+    expect: "divergence xen-idt/xen-fred long64 syscall sched_op/2: regs.r11 regs.rcx" },
+  { name: "pv64-d-migrate-to-fred", pair: ["xen-idt", "xen-fred"], pv64: true, items: ["register-linux", "suspend", "iret-user", "user-syscall"], migrate: "xen-fred-fixed",
+    expect: "divergence xen-idt/xen-fred long64 syscall sched_op/2: regs.r11 regs.rcx" },
+  { name: "pv64-sysenter-callback", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["register-sysenter", "iret-user", "user-sysenter"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 sysenter: memory" },
+  { name: "pv64-sysenter-no-callback", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "iret-user", "user-sysenter"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 sysenter: memory", also: (p) => hasVector(p, 0x0d) },
+  { name: "pv64-int80-dpl0-from-user", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "iret-user", "user-int80"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 int N: exit.errorCode exit.kind exit.name exit.rip exit.vector memory regs.rip regs.rsp" },
+  { name: "pv64-int-prefixed", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "kernel-int81-prefixed"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 int N: memory", also: (p) => trapVectors(p).some(([v, flags]) => v === 0x81 && (flags & 3) >= 1) },
+  { name: "pv64-exception-fred-ss-word", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "kernel-ud2"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 ud2: memory", also: (p) => hasVector(p, 0x06) },
 ];
+
+/** The trap-table item's entries (the first item): [vector, flags] pairs, from its MOV dword [trap_info], vector | flags << 8 | cs << 16. */
+function trapVectors(p) {
+  const hex = formatBytes(p.items[0].code);
+  return [...hex.matchAll(/c70425[0-9a-f]{8}([0-9a-f]{2})([0-9a-f]{2})33e0/g)].map((m) => [parseInt(m[1], 16), parseInt(m[2], 16)]);
+}
+const hasVector = (p, vector) => trapVectors(p).some(([v]) => v === vector);
 
 const runner = new PairRunner();
 const compare = { prefixed: true, scratch: SCRATCH };
@@ -77,14 +110,18 @@ const compare = { prefixed: true, scratch: SCRATCH };
 export function corpusCase(r) {
   for (let k = 0; k < 5000; k++) {
     const seed = `corpus/${r.name}/${k}`;
-    const p = new Ia32eGenerator(seedrandom(seed), { hypercalls: r.hypercalls === true }).program(seed, { count: r.items.length, kinds: r.kinds });
-    if (p.start !== r.start || p.items.some((it, i) => it.kind !== r.items[i])) continue;
+    const p = r.pv64 === true
+      ? new Pv64Generator(seedrandom(seed)).program(seed, { items: r.items, migrate: r.migrate })
+      : new Ia32eGenerator(seedrandom(seed), { hypercalls: r.hypercalls === true }).program(seed, { count: r.items.length, kinds: r.kinds });
+    if (r.pv64 !== true && (p.start !== r.start || p.items.some((it, i) => it.kind !== r.items[i]))) continue;
     if (r.also !== undefined && !r.also(p)) continue;
-    const f = evaluate(runner, toRunnable(p, r.name), PRESETS[r.pair[0]], PRESETS[r.pair[1]], compare);
-    if (f?.signature !== r.expect) continue;
+    const opts = r.pv64 === true ? generatorFor("pv64").compare : compare;
+    const signature = (pair) => evaluate(runner, toRunnable(p, r.name), PRESETS[pair[0]], PRESETS[pair[1]], opts)?.signature;
+    if (signature(r.pair) !== r.expect) continue;
+    if ((r.alsoPairs ?? []).some(([pair, expect]) => signature(pair) !== expect)) continue;
     return JSON.stringify(toCase(p, r.name), null, 2) + "\n";
   }
-  throw new Error(`${r.name}: no seed gives ${r.items.join(", ")} in ${r.start} with '${r.expect}'`);
+  throw new Error(`${r.name}: no seed gives ${r.items.join(", ")} with '${r.expect}'`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

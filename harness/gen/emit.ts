@@ -151,6 +151,22 @@ export class Emit {
     this.rex(this.bits === 64, reg, 0);
     return this.raw(0x89, 0x44 | ((reg & 7) << 3), 0x24, disp);
   }
+  /** MOV qword [rsp + disp8], imm32 sign-extended (REX.W C7 /0), 64-bit only; not a data value. */
+  storeStackImm(disp: number, v: number): this {
+    this.rex(true, 0, 0);
+    this.raw(0xc7, 0x44, 0x24, disp);
+    this.imm32(v);
+    return this;
+  }
+  /** CMP qword [rsp + disp8], imm8 sign-extended (REX.W 83 /7), 64-bit only. */
+  cmpStackImm8(disp: number, v: number): this {
+    this.rex(true, 0, 0);
+    return this.raw(0x83, 0x7c, 0x24, disp, v);
+  }
+  /** JNE rel8 (75 cb): skip `n` bytes when ZF is clear. */
+  jneShort(n: number): this {
+    return this.raw(0x75, n);
+  }
   /** MOV r, [addr] (8B /r) at the code's natural size (64-bit: REX.W). */
   loadReg(reg: number, addr: number): this {
     this.rex(this.bits === 64, reg, 0);

@@ -48,10 +48,11 @@ export const CB_LINUX_IN_SYSCALL = PV64_FIXED + 0x100;
 export const CB_SYSRET = PV64_FIXED + 0x200;
 export const WRONG = PV64_FIXED + 0x300;
 export const CB_SYSENTER = PV64_FIXED + 0x400;
-/** The vectors the trap table may name, and their handlers (0x80 bytes each from HANDLERS). */
+/** The vectors the trap table may name, and their handlers (HANDLER_SIZE bytes each from HANDLERS). */
 export const TRAP_VECTORS = [3, 6, 13, 14, 0x80, 0x81] as const;
 export const HANDLERS = PV64_FIXED + 0x500;
-const handlerAt = (k: number): number => HANDLERS + 0x80 * k;
+const HANDLER_SIZE = 0x100;
+const handlerAt = (k: number): number => HANDLERS + HANDLER_SIZE * k;
 /** Hypercall arguments the items build (struct callback_register, the shutdown reason). */
 export const ARGS = 0x90000;
 /** Result slots: what user code and the callbacks saw. */
@@ -98,7 +99,11 @@ const code = (): Emit => new Emit(64);
 
 /** The fixed code: the three callbacks and the landing pad, as one block at PV64_FIXED. */
 export function fixedCode(): Uint8Array {
-  const out = new Uint8Array(0x800).fill(0x90);
+  const out = new Uint8Array(HANDLERS + HANDLER_SIZE * TRAP_VECTORS.length - PV64_FIXED).fill(0x90);
+  const place = (at: number, bytes: Uint8Array, room: number) => {
+    if (bytes.length > room) throw new Error(`pv64@1: fixed code at 0x${at.toString(16)} is ${bytes.length} bytes, room for ${room}`);
+    out.set(bytes, at - PV64_FIXED);
+  };
   const iret = PV64_LAYOUT.hypercallPage + 32 * __HYPERVISOR_iret;
   const callback = (kind: "linux" | "linux-in-syscall" | "sysret-style"): Uint8Array => {
     // Record RCX/R11 at entry, pop RCX and R11 off the bounce frame (as Linux's
@@ -108,17 +113,17 @@ export function fixedCode(): Uint8Array {
     c.pushImm(kind === "linux-in-syscall" ? VGCF_in_syscall : 0, false);
     return jmpAbs(c, iret, RDX).bytes();
   };
-  out.set(callback("linux"), CB_LINUX - PV64_FIXED);
-  out.set(callback("linux-in-syscall"), CB_LINUX_IN_SYSCALL - PV64_FIXED);
-  out.set(callback("sysret-style"), CB_SYSRET - PV64_FIXED);
+  place(CB_LINUX, callback("linux"), 0x100);
+  place(CB_LINUX_IN_SYSCALL, callback("linux-in-syscall"), 0x100);
+  place(CB_SYSRET, callback("sysret-style"), 0x100);
   // The landing pad: record that execution came here, and RCX/R11; then UD2 ends the run.
-  out.set(code().storeReg(RES + 0x7f0, RCX).storeReg(RES + 0x7f8, R11).ud2().bytes(), WRONG - PV64_FIXED);
+  place(WRONG, code().storeReg(RES + 0x7f0, RCX).storeReg(RES + 0x7f8, R11).ud2().bytes(), 0x100);
   // The sysenter callback: record RCX/R11/RFLAGS, pop RCX and R11 off the bounce frame, make
   // its null RIP/CS/RSP a return to RDX in user mode on the stack the user left in RCX, iret.
   const se = code().storeReg(RES_SYSENTER, RCX).storeReg(RES_SYSENTER + 8, R11).pushf().popReg(RAX).storeReg(RES_SYSENTER + 16, RAX)
     .popReg(RCX).popReg(R11).storeStack(0, RDX);
   mov(se, RAX, FLAT_RING3_CS64).storeStack(8, RAX).storeStack(24, RCX).pushImm(0, false);
-  out.set(jmpAbs(se, iret, RDX).bytes(), CB_SYSENTER - PV64_FIXED);
+  place(CB_SYSENTER, jmpAbs(se, iret, RDX).bytes(), HANDLERS - CB_SYSENTER);
   // The trap handlers.
   TRAP_VECTORS.forEach((vector, k) => {
     const rec = RES_TRAP + 0x48 * k;
@@ -126,8 +131,11 @@ export function fixedCode(): Uint8Array {
       .popReg(RCX).popReg(R11).storeReg(rec + 24, RCX).storeReg(rec + 32, R11);
     if (vector === 13 || vector === 14) h.popReg(RAX).storeReg(rec + 40, RAX);
     h.loadStack(RAX, 0).storeReg(rec + 48, RAX).loadStack(RAX, 8).storeReg(rec + 56, RAX)
-      .loadReg(RAX, RESUME).storeStack(0, RAX).pushImm(0, false);
-    out.set(jmpAbs(h, iret, RDX).bytes(), handlerAt(k) - PV64_FIXED);
+      .loadReg(RAX, RESUME).storeStack(0, RAX);
+    // A frame from SYSENTER has Xen's null CS 3 and RSP 0: return to user mode on its stack.
+    const user = code().storeStackImm(8, FLAT_RING3_CS64).storeStackImm(24, USTACK);
+    h.cmpStackImm8(8, 3).jneShort(user.length).append(user).pushImm(0, false);
+    place(handlerAt(k), jmpAbs(h, iret, RDX).bytes(), HANDLER_SIZE);
   });
   return out;
 }
@@ -351,7 +359,16 @@ export class Pv64Generator {
     return this.item("user-record", 3, code().storeReg(at, RCX).storeReg(at + 8, R11));
   }
 
-  program(seed: string): Program {
+  /**
+   * A program. With `plan`, its items are those kinds in that order (each drawn from its
+   * builder until the kind matches: a corpus recipe names what it wants) and the migration is
+   * the plan's; otherwise both are drawn.
+   */
+  program(seed: string, plan?: { items: readonly string[]; migrate?: Pv64PresetName }): Program {
+    if (plan !== undefined) {
+      const items = plan.items.map((kind) => this.itemOfKind(kind));
+      return { generator: PV64_GENERATOR, seed, start: "pv64", items, maxSteps: 2000, hv: "xen-pv64", ...(plan.migrate === undefined ? {} : { migrate: plan.migrate }) };
+    }
     // SHUTDOWN_suspend migrates to a host of the other kind, or of the same one (mostly to the
     // legacy host: the commit message's case (d)).
     const migrate: Pv64PresetName | undefined = this.random() < 0.25 ? this.pick(["xen-idt", "xen-idt", "xen-fred", "xen-fred-fixed"] as const) : undefined;
@@ -371,5 +388,30 @@ export class Pv64Generator {
       }
     }
     return { generator: PV64_GENERATOR, seed, start: "pv64", items, maxSteps: 2000, hv: "xen-pv64", ...(migrate === undefined ? {} : { migrate }) };
+  }
+
+  /** An item of `kind`, from the builder that makes that kind (drawn again until it matches). */
+  private itemOfKind(kind: string): Item {
+    const builder: () => Item =
+      kind === "register-sysenter" ? () => this.registerSysenter()
+      : kind.startsWith("register-") ? () => this.register()
+      : kind === "trap-table" ? () => this.trapTable()
+      : kind === "stack-switch" ? () => this.stackSwitch()
+      : kind === "xen-version" ? () => this.xenVersion()
+      : kind === "sched-yield" ? () => this.yieldOp()
+      : kind === "raw-hypercall" ? () => this.rawHypercall(false)
+      : kind === "suspend" ? () => (this.random() < 0.5 ? this.suspendPage() : this.rawHypercall(true))
+      : kind.startsWith("iret-user") ? () => this.toUser()
+      : kind === "user-syscall" ? () => this.userSyscall()
+      : kind === "user-sysenter" ? () => this.userSysenter()
+      : kind === "user-record" ? () => this.userRecord()
+      : kind.startsWith("user-") ? () => this.trap(3)
+      : kind.startsWith("kernel-") ? () => this.trap(0)
+      : () => { throw new Error(`pv64@1: no item kind ${JSON.stringify(kind)}`); };
+    for (let k = 0; k < 1000; k++) {
+      const it = builder();
+      if (it.kind === kind) return it;
+    }
+    throw new Error(`pv64@1: no item kind ${JSON.stringify(kind)}`);
   }
 }

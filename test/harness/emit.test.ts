@@ -43,12 +43,15 @@ describe("Emit", () => {
   it("64-bit stack, LEA and jump forms; immediates that are not data are not values", () => {
     const rest = new Emit(64).pushImm(0xe02b, false).pushReg(RAX).pushReg(R11).popReg(RCX).popReg(R11).storeStackTop(RCX).storeStackTop(R11)
       .loadStack(RAX, 8).loadStack(R11, 0x20).storeStack(0x18, RCX).storeStack(8, R11).loadReg(RAX, 0xa0c00).loadReg(R11, 0x183000)
+      .cmpStackImm8(8, 3).jneShort(0x12).storeStackImm(8, 0xe033).storeStackImm(0x18, 0x60000)
       .movImm64(RAX, 0x1000, 0, false).jmpReg(RAX).jmpReg(R11);
     const e = new Emit(64).leaRip(RCX, rest.length).leaRip(R11, 0x10).append(rest);
     expect(listing(e.bytes(), 64)).toEqual([
       `lea rcx,[${(7 + rest.length).toString(16).toUpperCase()}h]`, "lea r11,[1Eh]", // RIP after each LEA, plus its displacement
       "push 0E02Bh", "push rax", "push r11", "pop rcx", "pop r11", "mov [rsp],rcx", "mov [rsp],r11",
       "mov rax,[rsp+8]", "mov r11,[rsp+20h]", "mov [rsp+18h],rcx", "mov [rsp+8],r11", "mov rax,[0A0C00h]", "mov r11,[183000h]",
+      "cmp qword ptr [rsp+8],3", "jne short 000000000000005Fh", // its own end (0x4D) + 0x12
+      "mov qword ptr [rsp+8],0E033h", "mov qword ptr [rsp+18h],60000h",
       "mov rax,1000h", "jmp rax", "jmp r11",
     ]);
     expect(e.values).toEqual([]);
