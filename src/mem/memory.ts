@@ -142,7 +142,8 @@ export class GuestMemory {
       const off = p & PAGE_MASK;
       const n = Math.min(data.length - i, PAGE_SIZE - off);
       const pg = this.wfast[ppn] === this.fastEpoch ? this.pages[ppn]! : this.prepareWrite(ppn);
-      for (let j = 0; j < n; j++) pg[off + j] = data[i + j]! & 0xff;
+      if (data instanceof Uint8Array) pg.set(data.subarray(i, i + n), off);
+      else for (let j = 0; j < n; j++) pg[off + j] = data[i + j]! & 0xff;
       i += n;
     }
   }

@@ -733,9 +733,21 @@ export function fieldOf(abi: Abi, struct: string, field: string): FieldLayout {
   return f;
 }
 
+/** offsetOf's answers: the models ask for the same few members on every hypercall. */
+const OFFSETS = new Map<string, number>();
+
 /** Byte offset of a C member path: `wc_sec`, `arch.wc_sec_hi`, `vcpu_info[3].time.version`,
  *  `time[2]` (like C offsetof, indices allowed on any array). */
 export function offsetOf(abi: Abi, struct: string, field: string): number {
+  const key = `${abi} ${struct} ${field}`;
+  const known = OFFSETS.get(key);
+  if (known !== undefined) return known;
+  const offset = computeOffset(abi, struct, field);
+  OFFSETS.set(key, offset);
+  return offset;
+}
+
+function computeOffset(abi: Abi, struct: string, field: string): number {
   let node: Sized = entry(abi, struct).tree;
   let offset = 0;
   for (const seg of field.split(".")) {

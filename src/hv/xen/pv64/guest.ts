@@ -119,6 +119,7 @@ export const CALLBACKTYPE_syscall32 = 7;
  * stub pushes %rax as well and has no return sequence (guests jump to it). Spec 3.2.
  */
 export function hypercallPageBytes(): Uint8Array {
+  if (HYPERCALL_PAGE !== null) return HYPERCALL_PAGE;
   const p = new Uint8Array(4096).fill(0xcc);
   for (let nr = 0; nr < 128; nr++) {
     const at = nr * 32;
@@ -128,8 +129,10 @@ export function hypercallPageBytes(): Uint8Array {
       : [0x51, 0x41, 0x53, 0xb8, ...imm, 0x0f, 0x05, 0x41, 0x5b, 0x59, 0xc3];
     p.set(stub, at);
   }
+  HYPERCALL_PAGE = p;
   return p;
 }
+let HYPERCALL_PAGE: Uint8Array | null = null;
 
 /** RIP after the SYSCALL of the __HYPERVISOR_iret stub (spec 5.4 (c): page + 32*23 + 11). */
 export function iretStubReturn(l: Pv64Layout): number {
@@ -139,6 +142,33 @@ export function iretStubReturn(l: Pv64Layout): number {
 const ATTR_CODE = 0xb | ATTR_S | ATTR_P;
 const ATTR_DATA = 0x3 | ATTR_S | ATTR_P;
 const DPL3 = 3 << 5;
+
+/**
+ * The direct map's four table pages from l.pml4 (PML4, PDPT, PD, PT): 2 MiB pages below the
+ * 2 MiB chunk holding the host area, 4 KiB pages for that chunk (user below it, supervisor
+ * from it). The same for every domain of a size: made once.
+ */
+function directMap(l: Pv64Layout, ram: number): Uint8Array {
+  const key = `${l.pml4} ${ram}`;
+  const known = DIRECT_MAPS.get(key);
+  if (known !== undefined) return known;
+  const img = new Uint8Array(0x4000);
+  const v = new DataView(img.buffer);
+  const pdpt = l.pml4 + 0x1000, pd = l.pml4 + 0x2000, pt = l.pml4 + 0x3000;
+  v.setUint32(0, pdpt | 0x7, true);
+  v.setUint32(0x1000, pd | 0x7, true);
+  const chunk = Math.floor(l.host / 0x200000);
+  for (let k = 0; k < chunk; k++) v.setUint32(0x2000 + 8 * k, (k * 0x200000) | 0x80 | 0x7, true);
+  v.setUint32(0x2000 + 8 * chunk, pt | 0x7, true);
+  for (let p = 0; p < 512; p++) {
+    const pa = chunk * 0x200000 + p * 4096;
+    if (pa >= ram) break;
+    v.setUint32(0x3000 + 8 * p, pa | (pa < l.host ? 0x7 : 0x3), true);
+  }
+  DIRECT_MAPS.set(key, img);
+  return img;
+}
+const DIRECT_MAPS = new Map<string, Uint8Array>();
 
 function loadFlat(cpu: Cpu, s: number, sel: number, attr: number): void {
   cpu.segSel[s] = sel;
@@ -188,21 +218,7 @@ export function buildDomain(cpu: Cpu, l: Pv64Layout): void {
   mem.write32(l.tss + 4, l.stackTop - 16);
   mem.write32(l.tss + 8, 0);
 
-  // The direct map: PML4 -> PDPT -> PD; 2 MiB pages below the 2 MiB chunk holding the host
-  // area, 4 KiB pages (user below T, supervisor from T) for that chunk.
-  const pdpt = l.pml4 + 0x1000;
-  const pd = l.pml4 + 0x2000;
-  const pt = l.pml4 + 0x3000;
-  mem.write32(l.pml4, pdpt | 0x7);
-  mem.write32(pdpt, pd | 0x7);
-  const chunk = Math.floor(l.host / 0x200000);
-  for (let k = 0; k < chunk; k++) mem.write32(pd + 8 * k, (k * 0x200000) | 0x80 | 0x7);
-  mem.write32(pd + 8 * chunk, pt | 0x7);
-  for (let p = 0; p < 512; p++) {
-    const pa = chunk * 0x200000 + p * 4096;
-    if (pa >= mem.bytes) break;
-    mem.write32(pt + 8 * p, pa | (pa < l.host ? 0x7 : 0x3));
-  }
+  mem.writeBytes(l.pml4, directMap(l, mem.bytes));
   mem.writeBytes(l.hypercallPage, hypercallPageBytes());
   // The exit instructions Xen's paths end with.
   mem.writeBytes(l.exitSysretq, Uint8Array.of(0x48, 0x0f, 0x07));

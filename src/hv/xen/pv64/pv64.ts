@@ -109,6 +109,28 @@ export interface Pv64Options {
   migrate?: { on: "suspend"; to: Pv64Policy; toName: string };
 }
 
+/**
+ * The legacy host's IDT: 256 64-bit interrupt gates. Vectors 0-31 go to handle_exception,
+ * with DPL 3 for #BP and #OF (so INT3/INTO and INT $3/$4 work from the guest); 0x80 with
+ * DPL 3 to entry_int80; the others (interrupts) with DPL 0, so an INT n from the guest is
+ * #GP(n*8+2). Made once per layout.
+ */
+function legacyIdt(l: Pv64Layout): Uint8Array {
+  const known = IDTS.get(l.idt);
+  if (known !== undefined) return known;
+  const img = new Uint8Array(256 * 16);
+  const v = new DataView(img.buffer);
+  for (let n = 0; n < 256; n++) {
+    const off = n < 32 ? l.excEntry + 8 * n : n === 0x80 ? l.int80 : l.irqEntry;
+    const dpl = n === 3 || n === 4 || n === 0x80 ? 3 : 0;
+    v.setUint32(16 * n, ((off & 0xffff) | (__HYPERVISOR_CS << 16)) >>> 0, true);
+    v.setUint32(16 * n + 4, ((off & 0xffff0000) | 0x8e00 | (dpl << 13)) >>> 0, true);
+  }
+  IDTS.set(l.idt, img);
+  return img;
+}
+const IDTS = new Map<number, Uint8Array>();
+
 export class XenPv64 implements HypervisorHooks {
   policy: Pv64Policy;
   readonly options: Pv64Options;
@@ -196,18 +218,7 @@ export class XenPv64 implements HypervisorHooks {
       cpu.msr.set(MSR_IA32_SYSENTER_CS, __HYPERVISOR_CS, 0);
       cpu.msr.set(MSR_IA32_SYSENTER_EIP, l.sysenter, 0);
       cpu.msr.set(MSR_IA32_SYSENTER_ESP, l.stackTop - 16, 0);
-      // 256 64-bit interrupt gates: vectors 0-31 into handle_exception, with DPL 3 for #BP and
-      // #OF (so INT3/INTO and INT $3/$4 work from the guest); 0x80 with DPL 3 into entry_int80;
-      // the others (interrupts) with DPL 0, so an INT n from the guest is #GP(n*8+2).
-      for (let v = 0; v < 256; v++) {
-        const off = v < 32 ? l.excEntry + 8 * v : v === 0x80 ? l.int80 : l.irqEntry;
-        const dpl = v === 3 || v === 4 || v === 0x80 ? 3 : 0;
-        const at = l.idt + 16 * v;
-        cpu.mem.write32(at, (off & 0xffff) | (__HYPERVISOR_CS << 16));
-        cpu.mem.write32(at + 4, (off & 0xffff0000) | 0x8e00 | (dpl << 13));
-        cpu.mem.write32(at + 8, 0);
-        cpu.mem.write32(at + 12, 0);
-      }
+      cpu.mem.writeBytes(l.idt, legacyIdt(l));
       cpu.idtrBase = l.idt;
       cpu.idtrLimit = 256 * 16 - 1;
     }
@@ -240,7 +251,9 @@ export class XenPv64 implements HypervisorHooks {
       { name: "hypercall page", addr: hexNumber(l.hypercallPage), len: 4096 },
       { name: "xen", addr: hexNumber(l.host), len: this.cpu.mem.bytes - l.host },
     ];
-    return JSON.parse(JSON.stringify({ hypercalls: this.hypercalls, decisions: this.decisions, events: this.events, migration: this.migration, areas })) as Pv64Log;
+    // Plain JSON already (strings and numbers): copies of the lists, so the log does not change
+    // if the domain runs on.
+    return { hypercalls: [...this.hypercalls], decisions: [...this.decisions], events: [...this.events], migration: this.migration, areas };
   }
 
   // ---- HypervisorHooks
