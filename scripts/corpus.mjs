@@ -90,8 +90,10 @@ export const RECIPES = [
     expect: "divergence xen-idt/xen-fred-fixed long64 sysenter: memory", also: (p) => hasVector(p, 0x0d) },
   { name: "pv64-int80-dpl0-from-user", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "iret-user", "user-int80"],
     expect: "divergence xen-idt/xen-fred-fixed long64 int N: exit.errorCode exit.kind exit.name exit.rip exit.vector memory regs.rip regs.rsp" },
-  { name: "pv64-int-prefixed", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "kernel-int81-prefixed"],
+  { name: "pv64-int-n-rf", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "kernel-int81"],
     expect: "divergence xen-idt/xen-fred-fixed long64 int N: memory", also: (p) => trapVectors(p).some(([v, flags]) => v === 0x81 && (flags & 3) >= 1) },
+  { name: "pv64-int80-prefixed-slow-path", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "iret-user", "user-int80-prefixed"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 int N: memory", also: (p) => hasVector(p, 0x0d) && !hasVector(p, 0x80) },
   { name: "pv64-exception-fred-ss-word", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "kernel-ud2"],
     expect: "divergence xen-idt/xen-fred-fixed long64 ud2: memory", also: (p) => hasVector(p, 0x06) },
 ];

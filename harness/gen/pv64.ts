@@ -329,7 +329,8 @@ export class Pv64Generator {
   /** An exception or INT n, from guest kernel or user mode: the trap table (or its absence) decides. */
   private trap(ring: 0 | 3): Item {
     const forms: [string, number[]][] = [
-      ["int80", [0xcd, 0x80]], ["int81", [0xcd, 0x81]], ["int81-prefixed", [0x66, 0xcd, 0x81]], ["int3", [0xcc]], ["int-3", [0xcd, 0x03]],
+      ["int80", [0xcd, 0x80]], ["int80-prefixed", [0x66, 0xcd, 0x80]], ["int81", [0xcd, 0x81]], ["int81-prefixed", [0x66, 0xcd, 0x81]],
+      ["int3", [0xcc]], ["int-3", [0xcd, 0x03]],
       ["ud2", [0x0f, 0x0b]], ["hlt", [0xf4]], ["pf", [0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40]], // mov rax, [0x40000000]: not mapped
     ];
     const [name, insn] = this.pick(forms);

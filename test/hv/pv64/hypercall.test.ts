@@ -114,14 +114,28 @@ describe("a user SYSCALL with neither a syscall callback nor a #UD handler", () 
   });
 });
 
-describe("faults of Xen's own exit", () => {
+describe("faults of Xen's own exit are the guest's", () => {
   for (const p of PRESETS) {
-    test(`${p}: HYPERVISOR_iret to a non-canonical RIP faults in the exit (IRETQ / ERETU at CPL 0): the domain crashes`, () => {
+    test(`${p}: HYPERVISOR_iret to a non-canonical RIP: the IRETQ / ERETU faults, and the guest's #GP handler gets #GP(0) at that RIP`, () => {
+      const g = guest(p);
+      trapTable(g, ARGS, [[13, 0, H_GP]]);
+      const a = new Asm().hypercall(__HYPERVISOR_set_trap_table, ARGS);
+      a.pushImm(FLAT_KERNEL_SS).pushImm(0x8000).pushImm(0x202).pushImm(0xe030).mov(RAX, 0x800000000000n).push(RAX).pushImm(0)
+        .jmpAbs(HCALL + 32 * __HYPERVISOR_iret);
+      handler(a, H_GP, RES, 5);
+      a.org(CODE + 0x3000).at("end").raw(0x90);
+      expect(run(g, a)).toEqual({ kind: "end" });
+      // Error code 0, the RIP the exit tried, the guest's own CS (kernel context: RPL cleared).
+      expect([u64(g, RES + 16 + 16), u64(g, RES + 16 + 24), u64(g, RES + 16 + 32)]).toEqual([0n, 0x800000000000n, 0xe030n]);
+      expect(g.hv.log().events.filter((e) => e.kind === "crash")).toHaveLength(0);
+    });
+
+    test(`${p}: with no #GP handler the domain dies of that #GP`, () => {
       const g = guest(p);
       const a = new Asm();
       a.pushImm(FLAT_KERNEL_SS).pushImm(0x8000).pushImm(0x202).pushImm(0xe030).mov(RAX, 0x800000000000n).push(RAX).pushImm(0)
         .jmpAbs(HCALL + 32 * __HYPERVISOR_iret).at("end").raw(0x90);
-      expect(run(g, a)).toEqual({ kind: "triple-fault" });
+      expect(run(g, a)).toEqual({ kind: "exception", vector: 13, errorCode: 0, rip: 0x800000000000 });
       expect(g.hv.log().events.filter((e) => e.kind === "crash")).toHaveLength(1);
     });
   }

@@ -1,9 +1,10 @@
 // INT n from a PV64 guest. Legacy host: Xen's IDT gate 0x80 has DPL 3 and entry_int80 bounces
 // straight to trap_ctxt[0x80] whatever its DPL (int80_direct_trap); every other vector's gate
 // has DPL 0, so INT n is #GP(n*8+2) and do_general_protection turns it into a software
-// interrupt at RIP + 2 when trap_ctxt[n]'s DPL permits it. FRED host: entry_from_pv() sees the
-// event type and applies the DPL check to every INT n, 0x80 included, with the true length.
-// Where they part: INT 0x80 to a DPL-0 handler from guest user mode, and a prefixed INT n.
+// interrupt after it (pv_emulate_sw_interrupt decodes its length) when trap_ctxt[n]'s DPL
+// permits it. FRED host: entry_from_pv() sees the event type and applies the DPL check to every
+// INT n, 0x80 included. Where they part: INT 0x80 to a DPL-0 handler from guest user mode; a
+// prefixed INT 0x80 refused on the slow path (its #GP at the CD byte, RIP - 2, or at the prefix).
 
 import { describe, expect, test } from "vitest";
 import { __HYPERVISOR_iret, __HYPERVISOR_set_trap_table, __HYPERVISOR_stack_switch } from "../../../src/hv/xen/hypercall_numbers.js";
@@ -83,14 +84,22 @@ describe("INT n from the guest", () => {
     }
   });
 
-  test("a prefixed INT n: the legacy host resumes the handler's frame at the INT's start + 2, FRED after the whole instruction", () => {
-    const legacy = runInt("xen-idt", "kernel", [0x66, 0xcd, 0x81], 0x81, 1);
-    expect(legacy.who).toBe(1);
-    expect(legacy.frame[2]).toBe(legacy.int + 2n);
-    const fred = runInt("xen-fred-fixed", "kernel", [0x66, 0xcd, 0x81], 0x81, 1);
-    expect(fred.who).toBe(1);
-    expect(fred.frame[2]).toBe(fred.after);
-    expect(fred.after).toBe(fred.int + 3n);
+  test("a prefixed INT n: both hosts resume after the whole instruction (Xen decodes its length)", () => {
+    for (const p of PRESETS) {
+      const r = runInt(p, "kernel", [0x66, 0xcd, 0x81], 0x81, 1);
+      expect(r.who, p).toBe(1);
+      expect(r.frame[2], p).toBe(r.after);
+      expect(r.after).toBe(r.int + 3n);
+    }
+  });
+
+  test("a prefixed INT 0x80 with no trap_info: int80_slow_path's RIP - 2 puts the #GP at the CD byte (legacy), FRED at the prefix", () => {
+    const legacy = runInt("xen-idt", "user", [0x66, 0xcd, 0x80], 0x80, null);
+    expect(legacy.who).toBe(2);
+    expect(legacy.frame.slice(2, 4)).toEqual([0x402n, legacy.int + 1n]);
+    const fred = runInt("xen-fred-fixed", "user", [0x66, 0xcd, 0x80], 0x80, null);
+    expect(fred.who).toBe(2);
+    expect(fred.frame.slice(2, 4)).toEqual([0x402n, fred.int]);
   });
 
   test("INT3 and INT $3 reach trap_ctxt[3] on every host whatever its DPL (Xen's gates 3 and 4 have DPL 3)", () => {

@@ -19,13 +19,17 @@ import { createBounceFrame, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT 
 import { FLAT_KERNEL_CS64, FLAT_KERNEL_SS, FLAT_USER_CS32, FLAT_USER_SS, FLAT_USER_SS32 } from "./guest.js";
 import { pvHypercall } from "./hypercall.js";
 import type { XenPv64 } from "./pv64.js";
-import { getGpr, hex, TRAP_syscall, writeHost64, type CpuUserRegs } from "./regs.js";
+import { asLinear, getGpr, hex, readHost64, TRAP_syscall, writeHost64, type CpuUserRegs } from "./regs.js";
+import { Decoder } from "../../../cpu/decode/decoder.js";
 
 const R11 = 11;
 export const X86_EXC_BP = 3;
 export const X86_EXC_OF = 4;
 export const X86_EXC_UD = 6;
+export const X86_EXC_NP = 11;
+export const X86_EXC_SS = 12;
 export const X86_EXC_GP = 13;
+export const X86_EXC_PF = 14;
 /** The IDT bit of a selector error code (X86_XEC_IDT): "the fault names an IDT vector". */
 const X86_XEC_IDT = 2;
 /** FRED event types (x86-defns.h X86_ET_*). */
@@ -136,7 +140,7 @@ export function entryInt80(hv: XenPv64, cpu: Cpu): void {
   const ti = hv.vcpu.trapTable.get(0x80);
   if (ti !== undefined && ti.address !== 0n) {
     hv.event("inject", `entry_int80: int80_direct_trap -> ${hex(ti.address)} (trap_info DPL ${ti.flags & 3} not checked)`);
-    hv.trapBounce = { flags: TBF_EXCEPTION | ((ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0), eip: ti.address, cs: ti.cs, error_code: 0, vector: 0x80 };
+    hv.trapBounce = { flags: (ti.flags & 4) !== 0 ? TBF_INTERRUPT : 0, eip: ti.address, cs: ti.cs, error_code: 0, vector: 0x80 };
   } else {
     regs.error_code = (0x80 << 3) | X86_XEC_IDT;
     regs.entry_vector = X86_EXC_GP;
@@ -148,23 +152,47 @@ export function entryInt80(hv: XenPv64, cpu: Cpu): void {
 }
 
 /**
- * do_general_protection(): a #GP with the IDT bit and not EXT is an INT n the IDT refused; if
+ * do_general_protection(): a #GP with the IDT bit is an INT n the IDT refused; if
  * trap_ctxt[n]'s DPL permits it (permit_softint: DPL >= 1 from guest kernel mode, 3 from guest
- * user mode) Xen skips the two-byte INT and injects the software interrupt. Otherwise the #GP
- * goes to the guest as it is (privileged-instruction emulation for #GP(0) is not modelled).
+ * user mode), pv_emulate_sw_interrupt() decodes the instruction at RIP for its length and
+ * injects the software interrupt after it; if that is not an INT imm8 (or cannot be read), the
+ * #GP goes back. Any other #GP goes to the guest as it is (privileged-instruction emulation for
+ * #GP(0) is not modelled).
  */
 function doGeneralProtection(hv: XenPv64, regs: CpuUserRegs): void {
   const ec = regs.error_code;
-  if ((ec & 3) === X86_XEC_IDT) {
+  if ((ec & X86_XEC_IDT) !== 0) {
     const vector = ec >>> 3;
     if (permitSoftint(hv, vector)) {
-      regs.rip += 2n;
-      hv.event("inject", `do_general_protection: INT 0x${vector.toString(16)} permitted by its trap_info DPL -> RIP + 2, software interrupt`);
-      injectSwInterrupt(hv, regs, vector);
-      return;
+      const len = intImm8Length(hv, regs.rip);
+      if (len !== null) {
+        regs.rip += BigInt(len);
+        hv.event("inject", `do_general_protection: INT 0x${vector.toString(16)} permitted by its trap_info DPL -> pv_emulate_sw_interrupt: RIP + ${len}, software interrupt`);
+        injectSwInterrupt(hv, regs, vector);
+        return;
+      }
+      hv.event("inject", `pv_emulate_sw_interrupt: no INT imm8 at ${hex(regs.rip)} -> the #GP`);
     }
   }
   injectHwException(hv, regs, X86_EXC_GP, ec);
+}
+
+/** The length of the instruction at guest RIP `rip` if it is INT imm8 (opcode CD, prefixes counted), else null. */
+function intImm8Length(hv: XenPv64, rip: bigint): number | null {
+  const lin = asLinear(rip);
+  const src = {
+    byte: (n: number): number => {
+      const b = hv.readGuest(lin + n, 1);
+      if (b === null) throw new Error("fetch");
+      return b[0]!;
+    },
+  };
+  try {
+    const insn = new Decoder(hv.cpu.model.vendor, hv.cpu.features).decode(src, 8);
+    return insn.entry?.mnem === "INT" && insn.bytes[insn.len - 2] === 0xcd ? insn.len : null;
+  } catch {
+    return null;
+  }
 }
 
 /** permit_softint(): trap_ctxt[vector]'s DPL against the guest's (virtual) privilege. */
@@ -189,7 +217,7 @@ export function entryFredR3(hv: XenPv64, cpu: Cpu): void {
   if (type === X86_ET_OTHER && vector === 1) {
     entryFromPvSyscall(hv, regs);
   } else if (type === X86_ET_OTHER && vector === 2) {
-    entryFromPvSysenter(hv, regs, len);
+    entryFromPvSysenter(hv, regs);
   } else if (type === X86_ET_SW_INT && vector !== X86_EXC_BP && vector !== X86_EXC_OF) {
     // INT n: the event type says what it was, so no #GP trick. The trap table's DPL decides;
     // refused, it becomes #GP(n*8+2) at the INT itself (RIP - the true length, prefixes too).
@@ -215,12 +243,12 @@ export function entryFredR3(hv: XenPv64, cpu: Cpu): void {
 }
 
 /**
- * entry_from_pv(), case X86_ET_OTHER vector 2 (SYSENTER), as posted with the FRED series:
- * the legacy frame is recreated (SS = FLAT_USER_SS, RSP 0, CS 3, RIP 0) but VM and IF are
- * cleared in RFLAGS (sysenter_entry sets IF again); RCX/R11 untouched (c5a4b9125b is about
- * SYSCALL). No callback: #GP(0) at RIP 0 - the instruction length (sysenter_entry keeps 0).
+ * entry_from_pv(), case X86_ET_OTHER vector 2 (SYSENTER): the legacy frame is recreated
+ * (SS = FLAT_USER_SS, RSP 0, CS 3, RIP 0) but VM and IF are cleared in RFLAGS, where
+ * sysenter_entry sets IF again; RCX/R11 untouched (c5a4b9125b is about SYSCALL). No callback:
+ * #GP(0) at that null RIP.
  */
-function entryFromPvSysenter(hv: XenPv64, regs: CpuUserRegs, len: number): void {
+function entryFromPvSysenter(hv: XenPv64, regs: CpuUserRegs): void {
   const v = hv.vcpu;
   hv.decide("pv64.host.delivery", "init_fred", `SYSENTER as a FRED event (type 7, vector 2) -> entry_from_pv: RCX/R11 not written (${hex(regs.gpr[RCX]!)}, ${hex(regs.gpr[R11]!)}), IF cleared in the frame`);
   regs.ss = BigInt(FLAT_USER_SS);
@@ -230,8 +258,7 @@ function entryFromPvSysenter(hv: XenPv64, regs: CpuUserRegs, len: number): void 
   regs.rip = 0n;
   hv.event("entry", `entry_from_pv SYSENTER: rcx ${hex(regs.gpr[RCX]!)} r11 ${hex(regs.gpr[R11]!)} ${v.kernelMode ? "kernel" : "user"} mode`);
   if (v.callbacks.sysenter === 0n) {
-    regs.rip -= BigInt(len);
-    hv.event("inject", `entry_from_pv: no sysenter callback -> #GP(0), RIP 0 - ${len}`);
+    hv.event("inject", "entry_from_pv: no sysenter callback -> #GP(0) at RIP 0");
     injectHwException(hv, regs, X86_EXC_GP, 0);
     return;
   }
@@ -280,7 +307,8 @@ function entryFromPvSyscall(hv: XenPv64, regs: CpuUserRegs): void {
 
 /**
  * A guest exception through the legacy IDT: handle_exception -> the trap handler ->
- * pv_inject_hw_exception. From Xen itself (CPL 0: a faulting SYSRET/IRETQ/ERETU) the domain crashes.
+ * pv_inject_hw_exception. A fault of the exit's IRETQ is the guest's too (its return frame);
+ * any other exception inside Xen kills the domain.
  */
 export function handleException(hv: XenPv64, cpu: Cpu, vector: number): void {
   const l = hv.layout;
@@ -290,6 +318,12 @@ export function handleException(hv: XenPv64, cpu: Cpu, vector: number): void {
   const frameAt = ec ? at : at - 8;
   if (!ec) writeHost64(cpu, frameAt, 0n);
   if (frameAt !== l.eframe) {
+    // exception_with_ints_disabled: a fault of the IRETQ at iret_to_guest is the guest's
+    // (its return frame was bad): handle_exception again, as if it had happened in the guest.
+    if (readHost64(cpu, frameAt + 8) === BigInt(l.exitIretq) && hv.current !== null) {
+      exitFaultToGuest(hv, "iret_to_guest", vector, ec ? readHost64(cpu, frameAt) & 0xffffffffn : null, null);
+      return;
+    }
     hv.domainCrash("handle_exception", `exception ${vector} taken inside Xen (frame at 0x${frameAt.toString(16)})`);
     return;
   }
@@ -302,6 +336,49 @@ export function handleException(hv: XenPv64, cpu: Cpu, vector: number): void {
   hv.decide("pv64.host.delivery", "legacy_syscall_init", `exception ${vector} through the IDT -> handle_exception`);
   if (vector === X86_EXC_GP) doGeneralProtection(hv, regs);
   else injectHwException(hv, regs, vector, ec ? regs.error_code : null);
+  hv.testAllEvents(regs);
+}
+
+/**
+ * entry_FRED_R0 -> entry_from_xen(): an event inside Xen. At the ERETU of eretu_exit_to_guest,
+ * handle_eretu_event() passes #GP, #NP, #SS and #PF to the guest through entry_FRED_R3 (the
+ * return frame was the guest's fault: a null or bad selector, a non-canonical RIP), except a
+ * #GP(0) whose frame Xen itself got wrong (metadata bits, RFLAGS reserved bits, RPL not 3),
+ * which kills the domain (eretu_error_dom_crash). Anything else in Xen is fatal.
+ */
+export function entryFredR0(hv: XenPv64, cpu: Cpu): void {
+  const l = hv.layout;
+  const at = cpu.lo[RSP]! >>> 0;
+  const ec = readHost64(cpu, at) & 0xffffffffn;
+  const rip = readHost64(cpu, at + 8);
+  const csx = readHost64(cpu, at + 16);
+  const ssx = readHost64(cpu, at + 40);
+  const edata = readHost64(cpu, at + 48);
+  const vector = Number((ssx >> 32n) & 0xffn);
+  const type = Number((ssx >> 48n) & 0xfn);
+  const g = hv.current;
+  if (rip !== BigInt(l.exitEretu) || g === null || type !== X86_ET_HW_EXC || ![X86_EXC_GP, X86_EXC_NP, X86_EXC_SS, X86_EXC_PF].includes(vector)) {
+    hv.domainCrash("entry_FRED_R0", `event type ${type} vector ${vector} inside Xen at ${hex(rip)}`);
+  }
+  const badMetadata = (g.cs & 0xffffffffffff0003n) !== 3n || (g.rflags & 0xffffffffffc2b02an) !== 2n || (g.ss & 0xfff80003n) !== 3n;
+  if (vector === X86_EXC_GP && ec === 0n && (g.cs & 0xfffcn) !== 0n && (g.ss & 0xfffcn) !== 0n && badMetadata) {
+    hv.domainCrash("eretu_error_dom_crash", `bad return state: csx ${hex(g.cs)}, rflags ${hex(g.rflags)}, ssx ${hex(g.ss)}`);
+  }
+  // The fault's information onto the interrupted frame, keeping its selectors.
+  g.ss = (ssx & ~0xffffn) | (g.ss & 0xffffn);
+  g.cs = (csx & ~0xffffn) | (g.cs & 0xffffn);
+  exitFaultToGuest(hv, "eretu", vector, hasErrorCode(vector) ? ec : null, edata);
+}
+
+/** The exit's fault, made the guest's: its frame is the one being returned to (hv.current). */
+function exitFaultToGuest(hv: XenPv64, where: string, vector: number, ec: bigint | null, edata: bigint | null): void {
+  const regs = hv.current!;
+  regs.entry_vector = vector;
+  regs.error_code = ec === null ? 0 : Number(ec);
+  if (edata !== null) regs.edata = edata;
+  hv.event("inject", `${where} faulted (vector ${vector}${ec === null ? "" : ` ec 0x${ec.toString(16)}`}) returning to ${hex(regs.rip)}: the guest's fault`);
+  if (vector === X86_EXC_GP && ec !== null) doGeneralProtection(hv, regs);
+  else injectHwException(hv, regs, vector, ec === null ? null : Number(ec));
   hv.testAllEvents(regs);
 }
 

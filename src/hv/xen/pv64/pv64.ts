@@ -28,7 +28,7 @@ import { CR4HI_FRED } from "../../../cpu/state.js";
 import { hexNumber } from "../../../case/hex.js";
 import type { Pv64KnobName, Pv64Policy } from "../../policy.js";
 import { createBounceFrame, type TrapBounce } from "./bounce.js";
-import { entryFredR3, entryInt80, handleException, lstarEnter, sysenterEntry } from "./entry.js";
+import { entryFredR0, entryFredR3, entryInt80, handleException, lstarEnter, sysenterEntry } from "./entry.js";
 import { restoreAllGuest } from "./exit.js";
 import { __HYPERVISOR_CS, buildDomain, loadGuestSelectors, pv64Layout, XEN_MSR_STAR_HI, XEN_SYSCALL_MASK, type Pv64Layout } from "./guest.js";
 import { SHUTDOWN_suspend } from "./hypercall.js";
@@ -272,7 +272,7 @@ export class XenPv64 implements HypervisorHooks {
     else if (rip === l.int80) entryInt80(this, cpu);
     else if (rip === l.irqEntry) this.domainCrash("common_interrupt", "an interrupt gate the model never raises was taken");
     else if (rip === l.fredPage) entryFredR3(this, cpu);
-    else if (rip === l.fredPage + 0x100) this.domainCrash("entry_FRED_R0", "an event inside Xen (a faulting exit to the guest)");
+    else if (rip === l.fredPage + 0x100) entryFredR0(this, cpu);
     else if (rip >= l.excEntry && rip < l.excEntry + 8 * 32 && (rip - l.excEntry) % 8 === 0) handleException(this, cpu, (rip - l.excEntry) / 8);
     else throw new Error(`xen-pv64: no host path at 0x${rip.toString(16)}`);
   }
