@@ -141,6 +141,21 @@ describe("faults of Xen's own exit are the guest's", () => {
   }
 });
 
+describe("HYPERVISOR_iret's RFLAGS", () => {
+  test("only the defined flags travel (X86_EFLAGS_ALL), IOPL and VM are dropped, IF and bit 1 are set: the same on every host", () => {
+    for (const p of PRESETS) {
+      const g = guest(p);
+      const a = new Asm();
+      // Reserved bits 63, 22 and 3, IOPL 3, VM, CF; IF clear.
+      a.pushImm(FLAT_KERNEL_SS).pushImm(0x8000).mov(RAX, 0x8000000000423009n).push(RAX).pushImm(0xe030).pushLabel("back").pushImm(0)
+        .jmpAbs(HCALL + 32 * __HYPERVISOR_iret);
+      a.at("back").raw(0x9c).pop(RAX).store(RES, RAX).at("end").raw(0x90);
+      expect(run(g, a), p).toEqual({ kind: "end" });
+      expect(u64(g, RES), p).toBe(0x203n);
+    }
+  });
+});
+
 describe("errno values", () => {
   test("unknown and unmodelled hypercalls -ENOSYS; callback_op checks", () => {
     for (const p of PRESETS) {

@@ -16,7 +16,7 @@ import { XEN_VERSION_MAJOR, XEN_VERSION_MINOR } from "../hypercall_page.js";
 import { offsetOf, sizeOf } from "../layout.js";
 import { CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32, CALLBACKTYPE_sysenter } from "./guest.js";
 import type { XenPv64 } from "./pv64.js";
-import { asLinear, hex, isCanonical, TRAP_syscall, u64, type CpuUserRegs } from "./regs.js";
+import { asLinear, hex, isCanonical, TRAP_syscall, u64, X86_EFLAGS_ALL, X86_EFLAGS_MBS, type CpuUserRegs } from "./regs.js";
 
 const R8 = 8;
 const R10 = 10;
@@ -131,7 +131,8 @@ function doXenVersion(c: Args): bigint {
 
 /**
  * do_iret() (pv/iret.c; spec 4): struct iret_context from the guest RSP; to guest user mode
- * when (cs & 3) == 3; RIP, CS|3, RFLAGS (& ~(IOPL|VM) | IF), RSP, SS|3 from the context; without
+ * when (cs & 3) == 3; RIP, CS|3, RFLAGS (the defined flags but IOPL and VM, | IF | bit 1), RSP,
+ * SS|3 from the context; without
  * VGCF_in_syscall also TRAP_syscall cleared and RCX/R11 from the context; with it, regs->rcx,
  * regs->r11 and TRAP_syscall stay as the entry left them. The upcall mask = !context.IF; the
  * result (context.rax) becomes RAX.
@@ -150,7 +151,7 @@ function doIret(c: Args): bigint {
   if ((ctx.cs & 3n) === 3n) hv.toggleGuestMode("do_iret: context CS RPL 3 -> guest user mode");
   regs.rip = ctx.rip;
   regs.cs = (regs.cs & ~0xffffn) | ((ctx.cs | 3n) & 0xffffn);
-  regs.rflags = (ctx.rflags & ~BigInt(IOPL | VM)) | BigInt(IF);
+  regs.rflags = (ctx.rflags & BigInt(X86_EFLAGS_ALL & ~(IOPL | VM))) | BigInt(IF | X86_EFLAGS_MBS);
   regs.rsp = ctx.rsp;
   regs.ss = (regs.ss & ~0xffffn) | ((ctx.ss | 3n) & 0xffffn);
   const inSyscall = (ctx.flags & BigInt(VGCF_in_syscall)) !== 0n;

@@ -14,7 +14,8 @@
 
 import type { Pv64Policy } from "../../policy.js";
 import type { XenPv64 } from "./pv64.js";
-import { hex, regsJson, type CpuUserRegs } from "./regs.js";
+import { hex, regsJson, X86_EFLAGS_ALL, X86_EFLAGS_MBS, type CpuUserRegs } from "./regs.js";
+import { VM } from "../../../cpu/flags.js";
 
 /** public/arch-x86/xen.h vcpu_guest_context flags. */
 export const VGCF_in_kernel = 1 << 2;
@@ -79,7 +80,8 @@ export function migrateOnSuspend(hv: XenPv64, regs: CpuUserRegs, to: Pv64Policy,
     entry_vector: 0,
     rip: regs.rip,
     cs: regs.cs & 0xffffn,
-    rflags: regs.rflags,
+    // arch_set_info_guest(): the defined flags | bit 1, VM cleared (ERETU cares that it is 0).
+    rflags: (regs.rflags & BigInt(X86_EFLAGS_ALL & ~VM)) | BigInt(X86_EFLAGS_MBS),
     rsp: regs.rsp,
     ss: regs.ss & 0xffffn,
     edata: 0n,
