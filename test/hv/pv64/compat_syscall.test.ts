@@ -1,6 +1,6 @@
 // SYSCALL from compatibility mode (guest user code on FLAT_USER_CS32), derived from the paths:
 //   legacy host, AMD: CSTAR -> cstar_enter (frame CS/SS = FLAT_USER_CS32/SS32), switch_to_kernel
-//     takes syscall32_addr, and falls back to syscall_addr when it is 0;
+//     takes syscall32_addr for FLAT_USER_CS32 (a cmove: no fallback), #UD when it is 0;
 //   legacy host, Intel: SYSCALL outside 64-bit mode is #UD (spec 1.2), through the IDT;
 //   FRED host: the event has L = 0, entry_from_pv() rebuilds FLAT_USER_CS32/SS32 and takes the
 //     syscall32 callback, or #UD (RIP rewound by the instruction length) when it is 0.
@@ -44,10 +44,9 @@ describe("SYSCALL from compatibility mode", () => {
     expect(r.frame).toEqual([next, 0x202n, next, BigInt(FLAT_USER_CS32), 0x202n, BigInt(USTACK), BigInt(FLAT_USER_SS32)]);
   });
 
-  test("xen-idt on AMD without a syscall32 callback: switch_to_kernel falls back to the 64-bit syscall callback", () => {
+  test("xen-idt on AMD without a syscall32 callback: #UD at the SYSCALL, not the 64-bit callback (as on FRED)", () => {
     const r = runCompat("xen-idt", "amd", false);
-    expect(r.exit).toEqual({ kind: "end" });
-    expect(r.cb).toBe(64n);
+    expect(r.exit).toEqual({ kind: "exception", vector: 6, errorCode: null, rip: r.a.label("sys") });
   });
 
   test("xen-idt on Intel: #UD at the SYSCALL; with no trap table the domain crashes", () => {

@@ -64,14 +64,14 @@ export function lstarEnter(hv: XenPv64, cpu: Cpu, cstar: boolean): void {
 }
 
 /**
- * switch_to_kernel (entry.S): the syscall32 callback for a compatibility-mode SYSCALL, falling
- * back to the syscall callback when it is 0; no callback at all -> #UD with RIP rewound by 2,
- * through the trap table. create_bounce_frame, then DF cleared in the guest's RFLAGS.
+ * switch_to_kernel (entry.S): the syscall32 callback for a SYSCALL from FLAT_USER_CS32, the
+ * syscall callback otherwise (TBF_INTERRUPT from VGCF_syscall_disables_events for both); that
+ * callback 0 -> #UD with RIP rewound by 2, through the trap table. create_bounce_frame, then DF
+ * cleared in the guest's RFLAGS, except on the #UD path.
  */
 function switchToKernel(hv: XenPv64, regs: CpuUserRegs): void {
   const v = hv.vcpu;
-  let eip = (regs.cs & 0xffffn) === BigInt(FLAT_USER_CS32) ? v.callbacks.syscall32 : 0n;
-  if (eip === 0n) eip = v.callbacks.syscall;
+  const eip = (regs.cs & 0xffffn) === BigInt(FLAT_USER_CS32) ? v.callbacks.syscall32 : v.callbacks.syscall;
   if (eip === 0n) {
     // UNLIKELY(syscall_no_callback): entry_vector = #UD, RIP - 2, the bounce from trap_ctxt[#UD]
     // (what pv_inject_hw_exception(#UD) gives; an unhandled #UD dies in create_bounce_frame).
@@ -85,7 +85,8 @@ function switchToKernel(hv: XenPv64, regs: CpuUserRegs): void {
   const tb = hv.trapBounce!;
   hv.trapBounce = null;
   if (!createBounceFrame(hv, regs, tb)) return;
-  regs.rflags &= ~BigInt(DF);
+  // "The PV ABI, given no virtual SYSCALL_MASK, hardcodes that DF is cleared" (not for the #UD).
+  if (eip !== 0n) regs.rflags &= ~BigInt(DF);
 }
 
 /**
