@@ -84,6 +84,8 @@ export const RECIPES = [
     expect: "divergence xen-idt/xen-fred long64 syscall sched_op/2: regs.r11 regs.rcx" },
   { name: "pv64-d-migrate-to-fred", pair: ["xen-idt", "xen-fred"], pv64: true, items: ["register-linux", "suspend", "iret-user", "user-syscall"], migrate: "xen-fred-fixed",
     expect: "divergence xen-idt/xen-fred long64 syscall sched_op/2: regs.r11 regs.rcx" },
+  { name: "pv64-syscall-df-frame", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["register-linux", "iret-user", "user-syscall"],
+    expect: "divergence xen-idt/xen-fred-fixed long64 syscall: memory regs.rflags" },
   { name: "pv64-sysenter-callback", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["register-sysenter", "iret-user", "user-sysenter"],
     expect: "divergence xen-idt/xen-fred-fixed long64 sysenter: memory" },
   { name: "pv64-sysenter-no-callback", pair: ["xen-idt", "xen-fred-fixed"], pv64: true, items: ["trap-table", "iret-user", "user-sysenter"],

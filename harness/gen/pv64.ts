@@ -285,7 +285,7 @@ export class Pv64Generator {
     const c = mov(code(), RAX, this.pick([0x27, 0x3c, 0]));
     mov(c, RCX, this.pick(USER_RCX));
     mov(c, R11, this.pick(USER_R11));
-    c.raw(this.random() < 0.5 ? 0xf9 : 0xf8).syscall(); // STC or CLC
+    c.raw(this.pick([0xf9, 0xf8, 0xfd])).syscall(); // STC, CLC or STD: flags R11 and the frame may show
     const at = this.nextSlot();
     const tail = code();
     if (this.random() < 0.8) tail.storeReg(at, RCX).storeReg(at + 8, R11);

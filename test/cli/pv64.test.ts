@@ -60,7 +60,7 @@ describe("hvdiff fuzz on PV64 guests", () => {
     for (const { r: x } of all) {
       // Only these remain: case (c) (directly, or through a callback returning with
       // VGCF_in_syscall), SYSENTER, INT n, and the exceptions' bounce frames (the FRED SS word).
-      expect(x.signature).toMatch(/ jmp rdx: (regs\.r11 )?regs\.rcx$| syscall: regs\.rcx$| sysenter: | int N: | (int3|ud2|hlt|mov rax,\[N\]): memory$/);
+      expect(x.signature).toMatch(/ jmp rdx: (regs\.r11 )?regs\.rcx$| syscall: (memory )?(regs\.r11 )?regs\.rcx( regs\.rflags)?$| syscall: memory regs\.rflags$| sysenter: | int N: | (int3|ud2|hlt|mov rax,\[N\]): memory$/);
       // A domain both hosts kill is reported the same way on both.
       expect(x.first!.diffs.find((d) => d.path === "exit.kind" && d.a === "triple-fault" && d.b === "exception")).toBeUndefined();
     }
