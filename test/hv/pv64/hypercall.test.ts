@@ -2,7 +2,7 @@
 // guest fault reaches the guest kernel's handler on every host, frame word by word), the
 // syscall-without-callback #UD, the errno values, and page-table updates refused.
 
-import { __HYPERVISOR_callback_op, __HYPERVISOR_fpu_taskswitch, __HYPERVISOR_iret, __HYPERVISOR_mmu_update, __HYPERVISOR_sched_op, __HYPERVISOR_set_trap_table } from "../../../src/hv/xen/hypercall_numbers.js";
+import { __HYPERVISOR_callback_op, __HYPERVISOR_fpu_taskswitch, __HYPERVISOR_iret, __HYPERVISOR_mmu_update, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_set_trap_table } from "../../../src/hv/xen/hypercall_numbers.js";
 import { describe, expect, test } from "vitest";
 import { ERRNO } from "../../../src/hv/xen/errno.js";
 import { offsetOf } from "../../../src/hv/xen/layout.js";
@@ -184,6 +184,17 @@ describe("errno values", () => {
       expect(g.hv.vcpu.callbacks.syscall).toBe(0x4000n);
       expect(g.hv.log().hypercalls.map((h) => h.errno)).toEqual(["-ENOSYS", "-ENOSYS", "-ENOSYS", null, "-EINVAL", "-EINVAL", "-ENOSYS", null, "-ENOSYS"]);
     }
+  });
+
+  test("set_callbacks registers the three with flags 0 (the syscall callback stops masking events) and skips a non-canonical one", () => {
+    const g = guest("xen-idt");
+    callbackRegister(g, ARGS, CALLBACKTYPE_syscall, 1, 0x4000);
+    const a = new Asm().hypercall(__HYPERVISOR_callback_op, CALLBACKOP_register, ARGS).store(RES, RAX)
+      .hypercall(__HYPERVISOR_set_callbacks, 0x5000, 0x800000000000n, 0x6000).store(RES + 8, RAX).at("end").raw(0x90);
+    expect(run(g, a)).toEqual({ kind: "end" });
+    expect([u64(g, RES), u64(g, RES + 8)]).toEqual([0n, 0n]);
+    expect(g.hv.vcpu.callbacks).toMatchObject({ event: 0x5000n, failsafe: 0n, syscall: 0x6000n });
+    expect(g.hv.vcpu.syscallDisablesEvents).toBe(false);
   });
 
   test("guest pointers into Xen's private area are -EFAULT, as are unmapped ones", () => {

@@ -15,7 +15,7 @@ import { errnoName, neg } from "../errno.js";
 import { XEN_VERSION_MAJOR, XEN_VERSION_MINOR } from "../hypercall_page.js";
 import { offsetOf, sizeOf } from "../layout.js";
 import { CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32, CALLBACKTYPE_sysenter } from "./guest.js";
-import type { XenPv64 } from "./pv64.js";
+import type { Pv64Vcpu, XenPv64 } from "./pv64.js";
 import { asLinear, hex, isCanonical, TRAP_syscall, u64, X86_EFLAGS_ALL, X86_EFLAGS_MBS, type CpuUserRegs } from "./regs.js";
 
 const R8 = 8;
@@ -109,13 +109,30 @@ function doStackSwitch(c: Args): bigint {
   return 0n;
 }
 
-/** do_set_callbacks(event, failsafe, syscall) (x86_64): the three addresses, no flags. */
+/**
+ * do_set_callbacks(event, failsafe, syscall) (x86_64): register_guest_callback() for each with
+ * flags 0 (so failsafe and syscall stop masking events), a non-canonical one ignored; always 0.
+ */
 function doSetCallbacks(c: Args): bigint {
-  const cb = c.hv.vcpu.callbacks;
-  cb.event = c.a[0]!;
-  cb.failsafe = c.a[1]!;
-  cb.syscall = c.a[2]!;
+  registerGuestCallback(c.hv.vcpu, CALLBACKTYPE_event, 0, c.a[0]!);
+  registerGuestCallback(c.hv.vcpu, CALLBACKTYPE_failsafe, 0, c.a[1]!);
+  registerGuestCallback(c.hv.vcpu, CALLBACKTYPE_syscall, 0, c.a[2]!);
   return 0n;
+}
+
+/** register_guest_callback() (pv/callback.c): -EINVAL for a non-canonical address, -ENOSYS for an unknown type. */
+function registerGuestCallback(v: Pv64Vcpu, type: number, flags: number, address: bigint): bigint {
+  if (!isCanonical(address)) return errno("EINVAL");
+  const mask = (flags & CALLBACKF_mask_events) !== 0;
+  switch (type) {
+    case CALLBACKTYPE_event: v.callbacks.event = address; return 0n;
+    case CALLBACKTYPE_failsafe: v.callbacks.failsafe = address; v.failsafeDisablesEvents = mask; return 0n;
+    case CALLBACKTYPE_syscall: v.callbacks.syscall = address; v.syscallDisablesEvents = mask; return 0n;
+    case CALLBACKTYPE_syscall32: v.callbacks.syscall32 = address; v.syscall32DisablesEvents = mask; return 0n;
+    case CALLBACKTYPE_sysenter: v.callbacks.sysenter = address; v.sysenterDisablesEvents = mask; return 0n;
+    case CALLBACKTYPE_nmi: v.callbacks.nmi = address; return 0n;
+    default: return errno("ENOSYS");
+  }
 }
 
 function doXenVersion(c: Args): bigint {
@@ -194,18 +211,7 @@ function doCallbackOp(c: Args): bigint {
       const type = getU16(b, offsetOf("x86_64", "callback_register", "type"));
       const flags = getU16(b, offsetOf("x86_64", "callback_register", "flags"));
       const at = getU64(b, offsetOf("x86_64", "callback_register", "address"));
-      const address = (BigInt(at.hi >>> 0) << 32n) | BigInt(at.lo >>> 0);
-      if (!isCanonical(address)) return errno("EINVAL");
-      const mask = (flags & CALLBACKF_mask_events) !== 0;
-      switch (type) {
-        case CALLBACKTYPE_event: v.callbacks.event = address; return 0n;
-        case CALLBACKTYPE_failsafe: v.callbacks.failsafe = address; v.failsafeDisablesEvents = mask; return 0n;
-        case CALLBACKTYPE_syscall: v.callbacks.syscall = address; v.syscallDisablesEvents = mask; return 0n;
-        case CALLBACKTYPE_syscall32: v.callbacks.syscall32 = address; v.syscall32DisablesEvents = mask; return 0n;
-        case CALLBACKTYPE_sysenter: v.callbacks.sysenter = address; v.sysenterDisablesEvents = mask; return 0n;
-        case CALLBACKTYPE_nmi: v.callbacks.nmi = address; return 0n;
-        default: return errno("ENOSYS");
-      }
+      return registerGuestCallback(v, type, flags, (BigInt(at.hi >>> 0) << 32n) | BigInt(at.lo >>> 0));
     }
     case CALLBACKOP_unregister: {
       const b = hv.readGuest(ptr(c.a[1]!), sizeOf("x86_64", "callback_unregister"));
