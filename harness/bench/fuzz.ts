@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import seedrandom from "seedrandom";
 import { Piscina } from "piscina";
 import { Ia32eGenerator } from "../gen/ia32e.js";
+import { Pv64Generator } from "../gen/pv64.js";
+import { generatorFor } from "../gen/registry.js";
 import { toRunnable, SCRATCH } from "../gen/program.js";
 import { PairRunner } from "../run/pair.js";
 import { findingOf, runBounded } from "../run/finding.js";
@@ -43,6 +45,26 @@ function pairsPerSecond(A: Configuration, B: Configuration, items: number, n: nu
   const s = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   return { rate: n / s, cpuRate: n / ((c.user + c.system) / 1e6), bodySteps: steps / n, findings };
+}
+
+/** PV64 case-pairs per second on one thread: pv64@1 programs under the Xen PV64 model, as pairsPerSecond. */
+function pv64PairsPerSecond(A: Configuration, B: Configuration, n: number): { rate: number; cpuRate: number; findings: number } {
+  const r = new PairRunner();
+  const opts = generatorFor("pv64").compare;
+  const once = (i: number) => {
+    const seed = `bench/pv64/${i}`;
+    const c = toRunnable(new Pv64Generator(seedrandom(seed)).program(seed), seed);
+    const run = runBounded(r, c, A, B, opts);
+    return findingOf(r, run.c, run.verdict, A, B, opts);
+  };
+  for (let i = 0; i < 300; i++) once(i); // warm-up
+  let findings = 0;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) if (once(1000 + i) !== null) findings++;
+  const s = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { rate: n / s, cpuRate: n / ((c.user + c.system) / 1e6), findings };
 }
 
 /** Cases per second with `jobs` worker threads running whole chunks (as `hvdiff fuzz --jobs`). */
@@ -92,6 +114,10 @@ export async function fuzzBench(log: (s: string) => void): Promise<void> {
   for (const other of ["amd", "intel-fred"]) {
     const r = pairsPerSecond(intel, PRESETS[other]!, 4, 4000);
     log(`  fuzz pairs   ${r.rate.toFixed(0).padStart(6)} case-pairs/s on one thread (${r.cpuRate.toFixed(0)} per CPU-second), intel/${other}, 4-item programs (${r.bodySteps.toFixed(0)} steps a side, ${r.findings} of 4000 findings located)`);
+  }
+  for (const other of ["xen-fred", "xen-fred-fixed"]) {
+    const r = pv64PairsPerSecond(PRESETS["xen-idt"]!, PRESETS[other]!, 3000);
+    log(`  fuzz pv64    ${r.rate.toFixed(0).padStart(6)} case-pairs/s on one thread (${r.cpuRate.toFixed(0)} per CPU-second), xen-idt/${other}, pv64@1 programs (${r.findings} of 3000 findings located)`);
   }
   const pair: [Configuration, Configuration] = [intel, PRESETS["intel-fred"]!];
   const one = await chunksPerSecond(1, 6, pair);
