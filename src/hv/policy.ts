@@ -404,8 +404,8 @@ export const PV64_KNOBS: readonly Knob[] = [
     area: "pv64",
     values: [
       { value: "76193ef47d", models: "Xen 76193ef47d 'x86/pv: System call handling in FRED mode': entry_from_pv() rebuilds CS/SS only; regs->rcx and regs->r11 keep the guest's pre-SYSCALL values (FRED does not write them)" },
-      { value: "c5a4b9125b", models: "Xen c5a4b9125b, entry hunk as spec fred-syscall-pv.md 5.1 reads it (and as [PATCH 2/2] of 2026-03-25 posted it): entry_from_pv() sets regs->rcx = regs->rip (after SYSCALL) and regs->r11 = regs->rflags, as legacy SYSCALL hardware would; TRAP_syscall stays clear for hypercalls" },
-      { value: "c5a4b9125b-v2", models: "[PATCH v2] x86/pv: Provide better SYSCALL backwards compatibility in FRED mode (xen-devel, 2026-03-31): as c5a4b9125b, and regs->entry_vector |= TRAP_syscall before pv_hypercall(), so a hypercall (HYPERCALL_iret with VGCF_in_syscall included) exits as SYSRET would" },
+      { value: "c5a4b9125b", models: "Xen c5a4b9125b as committed (2026-05-28; in xen.git at c447b7308b, and in stable-4.21 as 9a0327bf53), entry hunk: entry_from_pv() sets regs->rcx = regs->rip (after SYSCALL) and regs->r11 = regs->rflags, as legacy SYSCALL hardware would; TRAP_syscall stays clear for hypercalls" },
+      { value: "c5a4b9125b-v2", models: "[PATCH v2] x86/pv: Provide better SYSCALL backwards compatibility in FRED mode (xen-devel, 2026-03-31), not what was committed: as c5a4b9125b, and regs->entry_vector |= TRAP_syscall before pv_hypercall(), so a hypercall (HYPERCALL_iret with VGCF_in_syscall included) exits as SYSRET would" },
     ],
     models: "Xen traps.c entry_from_pv(), case X86_ET_OTHER vector 1 (SYSCALL); read only on a FRED host",
     description: "FRED host: whether SYSCALL entry writes RCX/R11 into the saved registers",
