@@ -56,9 +56,9 @@ export function createBounceFrame(hv: XenPv64, regs: CpuUserRegs, tb: TrapBounce
   const top = base + (errcode ? 8 : 0); // the 7-slot frame before an error code is slid in
   const store = (at: number, v: bigint) => hv.storeGuest64(at, v);
   const vcpuMask = hv.vcpu.upcallMask;
-  // movq UREGS_ss: the whole slot. On a FRED host, after an exception, that is the FRED SS word
-  // with its event information above bit 31 (entry_from_pv() rewrites ssx only for SYSCALL):
-  // the model stores what the spec's code stores.
+  // movq UREGS_ss: the whole slot. On a FRED host, after an exception or INT n, that is the FRED
+  // SS word with its event information above bit 31 (entry_from_pv() rewrites ssx only for
+  // SYSCALL and SYSENTER): stored as Xen's create_bounce_frame stores it (c447b7308b).
   if (!store(top + 48, regs.ss)) return crash("create_bounce_frame", "fault writing SS");
   if (!store(top + 40, regs.rsp)) return crash("create_bounce_frame", "fault writing RSP");
   const saved = vcpuMask;
