@@ -97,7 +97,7 @@ function hypercall(e: Emit, nr: number, ...args: (number | bigint)[]): Emit {
 
 const code = (): Emit => new Emit(64);
 
-/** The fixed code: the three callbacks and the landing pad, as one block at PV64_FIXED. */
+/** The fixed code, as one block at PV64_FIXED: the three syscall callbacks, the landing pad, the sysenter callback and the trap handlers. */
 export function fixedCode(): Uint8Array {
   const out = new Uint8Array(HANDLERS + HANDLER_SIZE * TRAP_VECTORS.length - PV64_FIXED).fill(0x90);
   const place = (at: number, bytes: Uint8Array, room: number) => {
@@ -318,12 +318,12 @@ export class Pv64Generator {
   }
 
   /**
-   * `rest` after code that leaves the address after it at RESUME (for a trap handler to return
-   * to), then `tail`. RAX is clobbered before `rest`.
+   * `rest` after code that leaves the address after it in `reg` and at RESUME (for a trap
+   * handler to return to), then `tail`.
    */
-  private resuming(kind: string, ring: 0 | 3, rest: Emit, tail: Emit = code()): Item {
-    const store = code().storeReg(RESUME, RAX);
-    return this.item(kind, ring, code().leaRip(RAX, store.length + rest.length).append(store).append(rest).append(tail));
+  private resuming(kind: string, ring: 0 | 3, rest: Emit, tail: Emit = code(), reg = RAX): Item {
+    const store = code().storeReg(RESUME, reg);
+    return this.item(kind, ring, code().leaRip(reg, store.length + rest.length).append(store).append(rest).append(tail));
   }
 
   /** An exception or INT n, from guest kernel or user mode: the trap table (or its absence) decides. */
@@ -347,11 +347,8 @@ export class Pv64Generator {
     mov(rest, R11, this.pick(USER_R11));
     rest.raw(this.random() < 0.5 ? 0xf9 : 0xf8).sysenter();
     const at = this.nextSlot();
-    const after = code().storeReg(at, RCX).storeReg(at + 8, R11);
     // RDX and RESUME (for the #GP of a missing callback) both point after the SYSENTER.
-    const store = code().storeReg(RESUME, RDX);
-    const c = code().leaRip(RDX, store.length + rest.length).append(store).append(rest).append(after);
-    return this.item("user-sysenter", 3, c);
+    return this.resuming("user-sysenter", 3, rest, code().storeReg(at, RCX).storeReg(at + 8, R11), RDX);
   }
 
   /** User code recording RCX/R11 as it finds them (after an iret to user mode). */
