@@ -120,6 +120,7 @@ export const DEFAULT_PAIRS: readonly (readonly [string, string])[] = [
   ["xen-4.21", "cdf-is-32bits-v1"],
   ["kvm", "xen"],
   ["kvm", "kvm-2022"],
+  ["xen-idt", "xen-fred"],
 ];
 
 const CONFIG_SCHEMA = {

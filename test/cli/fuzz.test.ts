@@ -174,10 +174,10 @@ describe("hvdiff fuzz", () => {
     expect(bad.stderr).toContain(`${join(c1, "bad.json")}: not a corpus input`);
   });
 
-  it("20 000 generated cases (4 000 a default pair) end without an uncaught exception", () => {
+  it("24 000 generated cases (4 000 a default pair) end without an uncaught exception", () => {
     const r = hvdiff(["fuzz", "--seed", "many", "--cases", "4000", "--jobs", "2", "--out", join(dir, "many"), "--no-progress"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^hvdiff fuzz: 20000 cases/);
+    expect(r.stdout).toMatch(/^hvdiff fuzz: 24000 cases/);
     expect(r.stderr).toBe("");
     // No finding is an internal error of the emulator.
     const many = parsed(join(dir, "many"));
