@@ -35,13 +35,15 @@ describe("set_trap_table: guest faults bounce to the guest kernel", () => {
       expect(exit).toEqual({ kind: "end" });
       const hlt = BigInt(a.label("hlt"));
       const frame = Array.from({ length: 8 }, (_, k) => u64(g, RES + 16 + 8 * k));
-      // rcx, r11, error code, rip, cs (kernel context: 0xe030), rflags (IF, RF from the fault image), rsp, ss
+      // rcx, r11, error code, rip, cs (kernel context: 0xe030), rflags (RF from the fault image), rsp, ss
       // On a FRED host regs->ss is the whole SS word of the FRED frame, and create_bounce_frame
       // stores the slot with a movq (spec 3.5): the event information above bit 31 (vector 13,
       // type 3, L) reaches the guest. Derived from the code as the spec gives it; whether Xen
       // clears that metadata for exceptions (it does for SYSCALL) is not established.
       const ss = p === "xen-idt" ? BigInt(FLAT_KERNEL_SS) : BigInt(FLAT_KERNEL_SS) | (13n << 32n) | (3n << 48n) | (1n << 57n);
-      expect(frame).toEqual([0x1234n, 0x5678n, 0n, hlt, 0xe030n, 0x10202n, BigInt(KSTACK), ss]);
+      // The builder left events masked (upcall mask 1) and no iret has cleared it: the CS slot
+      // saves the mask in bits 32-39 and RFLAGS shows IF = !mask = 0.
+      expect(frame).toEqual([0x1234n, 0x5678n, 0n, hlt, (1n << 32n) | 0xe030n, 0x10002n, BigInt(KSTACK), ss]);
       const entry = [u64(g, RES), u64(g, RES + 8)];
       if (p === "xen-fred") expect(entry).toEqual([0x1234n, 0x5678n]);
       else expect(entry).toEqual([BigInt(H_GP), 0x202n]);

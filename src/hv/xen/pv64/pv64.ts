@@ -100,7 +100,11 @@ export interface Pv64Vcpu {
   failsafeDisablesEvents: boolean;
   /** arch.pv.trap_ctxt, by vector. */
   trapTable: Map<number, TrapInfo>;
-  /** vcpu_info.evtchn_upcall_mask (the zeroed shared_info page: 0). */
+  /**
+   * vcpu_info.evtchn_upcall_mask. The domain builder starts it at 1 (libxc xc_dom_x86.c
+   * shared_info_x86_64(): every vcpu_info masked); the guest's first HYPERVISOR_iret with IF
+   * set clears it. Kept here, not in a shared_info page (the model has none).
+   */
   upcallMask: number;
 }
 
@@ -150,7 +154,7 @@ export class XenPv64 implements HypervisorHooks {
     sysenterDisablesEvents: false,
     failsafeDisablesEvents: false,
     trapTable: new Map(),
-    upcallMask: 0,
+    upcallMask: 1,
   };
   /** arch.pv.trap_bounce: set by the injection paths, consumed by test_all_events. */
   trapBounce: TrapBounce | null = null;
