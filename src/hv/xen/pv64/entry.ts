@@ -12,7 +12,9 @@
 // channels in the PV64 model) and leaves through restore_all_guest (exit.ts).
 
 import type { Cpu } from "../../../cpu/cpu.js";
-import { hasErrorCode } from "../../../cpu/exceptions.js";
+// Xen's X86_EXC_* names for the architectural vectors the CPU model defines.
+import { BP as X86_EXC_BP, GP as X86_EXC_GP, hasErrorCode, NP as X86_EXC_NP, OF as X86_EXC_OF, PF as X86_EXC_PF, SS as X86_EXC_SS, UD as X86_EXC_UD } from "../../../cpu/exceptions.js";
+import { FRED_OTHER as X86_ET_OTHER, FRED_SYSCALL, FRED_SYSENTER } from "../../../cpu/fred.js";
 import { DF, IF, VM } from "../../../cpu/flags.js";
 import { RAX, RCX, RSP } from "../../../cpu/state.js";
 import { createBounceFrame, TBF_EXCEPTION, TBF_EXCEPTION_ERRCODE, TBF_INTERRUPT } from "./bounce.js";
@@ -23,17 +25,10 @@ import { asLinear, getGpr, hex, readHost64, TRAP_syscall, writeHost64, type CpuU
 import { Decoder } from "../../../cpu/decode/decoder.js";
 
 const R11 = 11;
-export const X86_EXC_BP = 3;
-export const X86_EXC_OF = 4;
-export const X86_EXC_UD = 6;
-export const X86_EXC_NP = 11;
-export const X86_EXC_SS = 12;
-export const X86_EXC_GP = 13;
-export const X86_EXC_PF = 14;
 /** The IDT bit of a selector error code (X86_XEC_IDT): "the fault names an IDT vector". */
 const X86_XEC_IDT = 2;
-/** FRED event types (x86-defns.h X86_ET_*). */
-const X86_ET_HW_EXC = 3, X86_ET_SW_INT = 4, X86_ET_PRIV_SW_EXC = 5, X86_ET_SW_EXC = 6, X86_ET_OTHER = 7;
+/** FRED event types (x86-defns.h X86_ET_*; X86_ET_OTHER is the CPU model's FRED_OTHER). */
+const X86_ET_HW_EXC = 3, X86_ET_SW_INT = 4, X86_ET_PRIV_SW_EXC = 5, X86_ET_SW_EXC = 6;
 
 /**
  * write_stub_trampoline + lstar_enter (or cstar_enter): the frame from the hardware-written
@@ -215,9 +210,9 @@ export function entryFredR3(hv: XenPv64, cpu: Cpu): void {
   const type = Number((ssx >> 48n) & 0xfn);
   regs.entry_vector = vector;
   const len = Number((ssx >> 60n) & 0xfn);
-  if (type === X86_ET_OTHER && vector === 1) {
+  if (type === X86_ET_OTHER && vector === FRED_SYSCALL) {
     entryFromPvSyscall(hv, regs);
-  } else if (type === X86_ET_OTHER && vector === 2) {
+  } else if (type === X86_ET_OTHER && vector === FRED_SYSENTER) {
     entryFromPvSysenter(hv, regs);
   } else if (type === X86_ET_SW_INT && vector !== X86_EXC_BP && vector !== X86_EXC_OF) {
     // INT n: the event type says what it was, so no #GP trick. The trap table's DPL decides;

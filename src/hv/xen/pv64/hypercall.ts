@@ -7,7 +7,8 @@
 //   (mmu_update 1, update_va_mapping 14, mmuext_op 26: the builder's direct map is fixed).
 
 import { HYPERCALL_NAMES, __HYPERVISOR_callback_op, __HYPERVISOR_iret, __HYPERVISOR_sched_op, __HYPERVISOR_set_callbacks, __HYPERVISOR_set_trap_table, __HYPERVISOR_stack_switch, __HYPERVISOR_xen_version } from "../hypercall_numbers.js";
-import { IF, IOPL, VM } from "../../../cpu/flags.js";
+// Xen's X86_EFLAGS_ALL (every defined RFLAGS bit) and X86_EFLAGS_MBS (bit 1) are the CPU model's.
+import { IF, IOPL, RFLAGS_DEFINED as X86_EFLAGS_ALL, RFLAGS_FIXED1 as X86_EFLAGS_MBS, VM } from "../../../cpu/flags.js";
 import { RCX, RDI, RDX, RSI } from "../../../cpu/state.js";
 import { getU16, getU32, getU64, linearOf } from "../guest.js";
 import { errnoName, neg } from "../errno.js";
@@ -16,7 +17,7 @@ import { XEN_VERSION_MAJOR, XEN_VERSION_MINOR } from "../hypercall_page.js";
 import { offsetOf, sizeOf } from "../layout.js";
 import { CALLBACKTYPE_event, CALLBACKTYPE_failsafe, CALLBACKTYPE_nmi, CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32, CALLBACKTYPE_sysenter } from "./guest.js";
 import type { Pv64Vcpu, XenPv64 } from "./pv64.js";
-import { asLinear, hex, isCanonical, TRAP_syscall, u64, X86_EFLAGS_ALL, X86_EFLAGS_MBS, type CpuUserRegs } from "./regs.js";
+import { asLinear, hex, isCanonical, TRAP_syscall, u64, type CpuUserRegs } from "./regs.js";
 
 const R8 = 8;
 const R10 = 10;

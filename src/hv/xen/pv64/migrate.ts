@@ -14,8 +14,8 @@
 
 import type { Pv64Policy } from "../../policy.js";
 import type { XenPv64 } from "./pv64.js";
-import { hex, regsJson, X86_EFLAGS_ALL, X86_EFLAGS_MBS, type CpuUserRegs } from "./regs.js";
-import { VM } from "../../../cpu/flags.js";
+import { hex, regsJson, type CpuUserRegs } from "./regs.js";
+import { RFLAGS_DEFINED as X86_EFLAGS_ALL, RFLAGS_FIXED1 as X86_EFLAGS_MBS, VM } from "../../../cpu/flags.js";
 
 /** public/arch-x86/xen.h vcpu_guest_context flags. */
 export const VGCF_in_kernel = 1 << 2;

@@ -13,11 +13,6 @@ const M64 = (1n << 64n) - 1n;
 /** TRAP_syscall (asm/processor.h): bit 8 of entry_vector, "exit with SYSRET". Same value as VGCF_in_syscall. */
 export const TRAP_syscall = 256;
 
-/** x86-defns.h X86_EFLAGS_ALL: every defined RFLAGS bit (arithmetic, TF IF DF IOPL NT RF VM AC VIF VIP ID). */
-export const X86_EFLAGS_ALL = 0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0800 | 0x0100 | 0x0200 | 0x0400 | 0x3000 | 0x4000 | 0x10000 | 0x20000 | 0x40000 | 0x80000 | 0x100000 | 0x200000;
-/** X86_EFLAGS_MBS: bit 1, always set. */
-export const X86_EFLAGS_MBS = 0x0002;
-
 export interface CpuUserRegs {
   /** The 16 GPRs by the CPU's register number; gpr[RSP] is unused (the guest RSP is `rsp`). */
   gpr: bigint[];
